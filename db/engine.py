@@ -1,0 +1,172 @@
+"""Database URLs as users paste them, engines per dialect, and the session factory."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
+
+from db.settings import Settings
+
+# libpq's sslmode values, which asyncpg accepts as its `ssl` argument.
+_SSL_MODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+# libpq parameters that asyncpg does not know and that change nothing it does.
+_DROPPED_PARAMS = {"channel_binding", "gssencmode", "target_session_attrs"}
+
+
+class DatabaseUrlError(ValueError):
+    """The URL names no database taskql can use."""
+
+
+@dataclass(frozen=True)
+class NormalizedUrl:
+    url: URL
+    connect_args: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.url.get_backend_name() == "postgresql"
+
+
+def normalize_url(raw: str, *, disable_prepared_statements: bool = False) -> NormalizedUrl:
+    """Turn a URL as users paste it into one for the async drivers taskql ships with."""
+    raw = raw.strip()
+    if not raw:
+        raise DatabaseUrlError("DATABASE_URL is empty")
+    try:
+        url = make_url(raw)
+    except ArgumentError as exc:
+        raise DatabaseUrlError(f"DATABASE_URL is not a database URL: {raw!r}") from exc
+
+    backend = url.get_backend_name()
+    if backend in {"postgres", "postgresql"}:
+        return _normalize_postgresql(url, disable_prepared_statements)
+    if backend == "sqlite":
+        return NormalizedUrl(url.set(drivername="sqlite+aiosqlite"))
+    raise DatabaseUrlError(
+        f"unsupported database {backend!r}: use postgresql://... or sqlite:///path.db"
+    )
+
+
+def _normalize_postgresql(url: URL, disable_prepared_statements: bool) -> NormalizedUrl:
+    query = dict(url.query)
+    connect_args: dict[str, Any] = {}
+
+    sslmode = query.pop("sslmode", None) or query.pop("ssl", None)
+    if sslmode is not None:
+        if isinstance(sslmode, tuple):
+            sslmode = sslmode[-1]
+        if sslmode not in _SSL_MODES:
+            raise DatabaseUrlError(f"unknown sslmode {sslmode!r}")
+        connect_args["ssl"] = sslmode
+    if "connect_timeout" in query:
+        connect_args["timeout"] = float(str(query.pop("connect_timeout")))
+    if "application_name" in query:
+        connect_args.setdefault("server_settings", {})["application_name"] = str(
+            query.pop("application_name")
+        )
+    for name in _DROPPED_PARAMS:
+        query.pop(name, None)
+
+    # Transaction-mode poolers hand each transaction to any server connection,
+    # where a prepared statement of another connection does not exist.
+    if disable_prepared_statements or "-pooler" in (url.host or ""):
+        connect_args["statement_cache_size"] = 0
+        query["prepared_statement_cache_size"] = "0"
+
+    return NormalizedUrl(url.set(drivername="postgresql+asyncpg", query=query), connect_args)
+
+
+def create_engine(
+    settings: Settings, *, for_migrations: bool = False, poolless: bool = False
+) -> AsyncEngine:
+    """The engine for settings.database_url.
+
+    for_migrations leaves SQLite's foreign keys off: batch migrations rebuild
+    tables, which would otherwise cascade deletes into the rows that refer to them.
+    poolless opens a connection per use (command-line tools and tests).
+    """
+    normalized = normalize_url(
+        settings.database_url, disable_prepared_statements=settings.disable_prepared_statements
+    )
+    if normalized.is_sqlite:
+        return _create_sqlite_engine(normalized, settings, for_migrations, poolless)
+    return _create_postgresql_engine(normalized, settings, poolless)
+
+
+def _create_postgresql_engine(
+    normalized: NormalizedUrl, settings: Settings, poolless: bool
+) -> AsyncEngine:
+    connect_args = dict(normalized.connect_args)
+    connect_args.setdefault("timeout", settings.connect_timeout_seconds)
+    server_settings = dict(connect_args.get("server_settings", {}))
+    if settings.statement_timeout_ms and "statement_cache_size" not in connect_args:
+        # Poolers reject unknown startup parameters; there the timeout is the pooler's job.
+        server_settings["statement_timeout"] = str(settings.statement_timeout_ms)
+    if server_settings:
+        connect_args["server_settings"] = server_settings
+
+    pool_args: dict[str, Any] = (
+        {"poolclass": NullPool}
+        if poolless
+        else {
+            "pool_size": settings.pool_size,
+            "max_overflow": settings.max_overflow,
+            "pool_recycle": settings.pool_recycle_seconds,
+            "pool_timeout": settings.pool_timeout_seconds,
+        }
+    )
+    return create_async_engine(
+        normalized.url,
+        connect_args=connect_args,
+        pool_pre_ping=settings.pool_pre_ping,
+        **pool_args,
+    )
+
+
+def _create_sqlite_engine(
+    normalized: NormalizedUrl, settings: Settings, for_migrations: bool, poolless: bool
+) -> AsyncEngine:
+    is_memory = normalized.url.database in (None, "", ":memory:")
+    engine = create_async_engine(
+        normalized.url,
+        connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
+        **({"poolclass": NullPool} if poolless and not is_memory else {}),
+    )
+    busy_ms = settings.sqlite_busy_timeout_ms
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin,
+        # so that reads and writes of one operation share one transaction.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not is_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cursor.execute(f"PRAGMA foreign_keys={'OFF' if for_migrations else 'ON'}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # Objects stay readable after commit: the response is built after the commit.
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)

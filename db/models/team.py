@@ -1,0 +1,33 @@
+"""Team: the tenant. Every other row belongs to exactly one team."""
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from db.models.base import CreatedAtMixin, IdMixin
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+
+
+class TeamBase(SQLModel):
+    name: str = Field(min_length=1, max_length=100)
+    slug: str = Field(
+        min_length=1, max_length=64, schema_extra={"pattern": SLUG_PATTERN}, unique=True
+    )
+
+
+class Team(IdMixin, CreatedAtMixin, TeamBase, table=True):
+    """A tenant; created from the command line, never through GraphQL."""
+
+
+class TeamCreate(TeamBase):
+    pass
+
+
+class TeamUpdate(SQLModel):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class TeamRead(TeamBase):
+    id: int
+    created_at: datetime

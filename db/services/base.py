@@ -1,0 +1,80 @@
+"""What every team-scoped service shares: scoped lookups, create and partial update.
+
+Services take the session first, flush to get ids and never commit: the
+operation that calls them owns the transaction.
+"""
+
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel, select
+
+from db.errors import Conflict, NotFound
+
+ModelT = TypeVar("ModelT", bound=SQLModel)
+CreateT = TypeVar("CreateT", bound=SQLModel)
+UpdateT = TypeVar("UpdateT", bound=SQLModel)
+
+
+class ServiceBase(Generic[ModelT, CreateT, UpdateT]):
+    model: type[ModelT]
+    # Named in NotFound messages: the GraphQL type name clients know.
+    entity_name: str
+    # What a duplicate means to the client, for models with a uniqueness rule.
+    conflict_message: str = "already exists"
+
+    async def get(self, session: AsyncSession, team_id: int, id_: int) -> ModelT | None:
+        stmt = select(self.model).where(
+            self.model.id == id_,  # type: ignore[attr-defined]
+            self.model.team_id == team_id,  # type: ignore[attr-defined]
+        )
+        return (await session.execute(stmt)).scalar_one_or_none()
+
+    async def get_or_raise(self, session: AsyncSession, team_id: int, id_: int) -> ModelT:
+        row = await self.get(session, team_id, id_)
+        if row is None:
+            raise NotFound(f"{self.entity_name} {id_} not found")
+        return row
+
+    async def get_many(
+        self, session: AsyncSession, team_id: int, ids: Sequence[int]
+    ) -> dict[int, ModelT]:
+        if not ids:
+            return {}
+        stmt = select(self.model).where(
+            self.model.id.in_(ids),  # type: ignore[attr-defined]
+            self.model.team_id == team_id,  # type: ignore[attr-defined]
+        )
+        return {row.id: row for row in (await session.execute(stmt)).scalars()}  # type: ignore[attr-defined]
+
+    async def _insert(self, session: AsyncSession, row: ModelT) -> ModelT:
+        session.add(row)
+        await self._flush(session)
+        return row
+
+    async def _apply(self, session: AsyncSession, row: ModelT, changes: dict[str, Any]) -> ModelT:
+        for name, value in changes.items():
+            setattr(row, name, value)
+        await self._flush(session)
+        return row
+
+    async def _flush(self, session: AsyncSession) -> None:
+        """Flush; a duplicate (also one a concurrent transaction just committed) is Conflict.
+
+        A failed flush fails the whole operation, which rolls back, so no savepoint is needed.
+        """
+        try:
+            await session.flush()
+        except IntegrityError as exc:
+            if is_unique_violation(exc):
+                raise Conflict(self.conflict_message) from exc
+            raise
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    # asyncpg's UniqueViolationError has sqlstate 23505; sqlite3 says so in words.
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return sqlstate == "23505" or "UNIQUE constraint failed" in str(orig)

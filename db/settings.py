@@ -1,0 +1,50 @@
+"""Every setting of the service, read once from the environment and `.env`."""
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///taskql.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # Left unset, taskql runs on an embedded SQLite file in the working directory.
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
+
+    pool_size: int = Field(default=10, ge=1, validation_alias="TASKQL_POOL_SIZE")
+    max_overflow: int = Field(default=10, ge=0, validation_alias="TASKQL_MAX_OVERFLOW")
+    pool_pre_ping: bool = Field(default=True, validation_alias="TASKQL_POOL_PRE_PING")
+    pool_recycle_seconds: int = Field(default=1800, validation_alias="TASKQL_POOL_RECYCLE")
+    pool_timeout_seconds: float = Field(default=10, gt=0, validation_alias="TASKQL_POOL_TIMEOUT")
+    connect_timeout_seconds: float = Field(
+        default=5, gt=0, validation_alias="TASKQL_CONNECT_TIMEOUT"
+    )
+    statement_timeout_ms: int = Field(
+        default=10_000, ge=0, validation_alias="TASKQL_STATEMENT_TIMEOUT_MS"
+    )
+    # Transaction-mode poolers (PgBouncer, Neon "-pooler" hosts) cannot keep
+    # prepared statements; hosts with "-pooler" in their name switch this on by themselves.
+    disable_prepared_statements: bool = Field(
+        default=False, validation_alias="TASKQL_DISABLE_PREPARED_STATEMENTS"
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        default=5_000, ge=0, validation_alias="TASKQL_SQLITE_BUSY_TIMEOUT_MS"
+    )
+
+    max_page_size: int = Field(default=100, ge=1, validation_alias="TASKQL_MAX_PAGE_SIZE")
+    max_depth: int = Field(default=12, ge=1, validation_alias="TASKQL_MAX_DEPTH")
+    max_aliases: int = Field(default=50, ge=1, validation_alias="TASKQL_MAX_ALIASES")
+    max_body_bytes: int = Field(default=1_048_576, ge=1, validation_alias="TASKQL_MAX_BODY_BYTES")
+    introspection: bool = Field(default=True, validation_alias="TASKQL_INTROSPECTION")
+    # last_used_at is written at most this often per token, so reads stay reads.
+    token_touch_interval_seconds: int = Field(
+        default=60, ge=0, validation_alias="TASKQL_TOKEN_TOUCH_INTERVAL"
+    )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

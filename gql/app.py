@@ -1,0 +1,142 @@
+"""The FastAPI application: /graphql (GraphiQL on GET), /healthz and /readyz."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any, cast
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+from strawberry.fastapi import GraphQLRouter
+from strawberry.http import GraphQLHTTPResponse
+
+from db.engine import create_engine, create_session_factory
+from db.services import tokens
+from db.settings import Settings, get_settings
+from gql.context import Context, RequestSession
+from gql.errors import UNAVAILABLE_MESSAGE, Code, error_body, is_connection_failure
+from gql.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
+from gql.http_guard import BodyGuard
+from gql.loaders import build_loaders
+from gql.schema import build_schema
+
+log = logging.getLogger("taskql")
+
+GRAPHQL_PATH = "/graphql"
+
+
+class DatabaseUnavailable(Exception):
+    """Raised before execution when the database cannot be reached."""
+
+
+class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
+    _ide_html = graphiql_html()
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return HTMLResponse(self._ide_html)
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        # Decided from this response's own errors: the router's sub_response is
+        # shared between concurrent requests.
+        if _has_code(response_data, Code.SERVICE_UNAVAILABLE):
+            response.status_code = 503
+        return response
+
+
+def _has_code(data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], code: Code) -> bool:
+    results = data if isinstance(data, list) else [data]
+    return any(
+        (error.get("extensions") or {}).get("code") == code.value
+        for result in results
+        for error in cast(list[dict[str, Any]], result.get("errors") or [])
+    )
+
+
+def bearer_token(connection: HTTPConnection) -> str | None:
+    header = connection.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> FastAPI:
+    """The app. Tests pass their own engine; otherwise the lifespan creates one."""
+    settings = settings or get_settings()
+    touch_interval = timedelta(seconds=settings.token_touch_interval_seconds)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = engine is None
+        app.state.engine = engine or create_engine(settings)
+        app.state.session_factory = create_session_factory(app.state.engine)
+        try:
+            yield
+        finally:
+            if owned:
+                await app.state.engine.dispose()
+
+    async def get_context(connection: HTTPConnection) -> AsyncIterator[Context]:
+        factory: async_sessionmaker[AsyncSession] = connection.app.state.session_factory
+        async with factory() as session:
+            db = RequestSession(session)
+            principal = None
+            token = bearer_token(connection)
+            if token is not None:
+                try:
+                    async with db.use() as s:
+                        principal = await tokens.authenticate(
+                            s, token, touch_interval=touch_interval
+                        )
+                except Exception as exc:
+                    if is_connection_failure(exc):
+                        raise DatabaseUnavailable from exc
+                    raise
+            yield Context(
+                db=db,
+                settings=settings,
+                principal_or_none=principal,
+                loaders=build_loaders(db, principal.team_id if principal else None),
+            )
+
+    app = FastAPI(title="taskql", lifespan=lifespan, docs_url=None, redoc_url=None)
+    router = TaskqlGraphQLRouter(
+        build_schema(settings),
+        context_getter=get_context,  # type: ignore[arg-type]  # a FastAPI dependency with yield
+        path=GRAPHQL_PATH,
+    )
+    app.include_router(router)
+    app.mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR), name="graphiql-assets")
+
+    @app.exception_handler(DatabaseUnavailable)
+    async def _unavailable(request: Request, exc: DatabaseUnavailable) -> JSONResponse:
+        log.warning("database unavailable: %s", exc.__cause__)
+        return JSONResponse(error_body(UNAVAILABLE_MESSAGE, Code.SERVICE_UNAVAILABLE), 503)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz(request: Request) -> Any:
+        try:
+            async with request.app.state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 (any failure means not ready)
+            log.warning("readiness check failed: %s", exc)
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return {"status": "ready"}
+
+    app.add_middleware(BodyGuard, path=GRAPHQL_PATH, max_body_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,1 @@
+"""Alembic migrations; shipped as a package so `taskql migrate` finds them anywhere."""

@@ -1,0 +1,103 @@
+"""Fixtures: every database test runs on SQLite and on a real PostgreSQL server."""
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from db import migrate
+from db.engine import create_engine
+from db.settings import Settings
+from gql.app import create_app
+from tests.databases import (
+    DIALECTS,
+    DatabaseUnderTest,
+    fresh_database,
+    postgresql_unreachable_reason,
+)
+from tests.factories import Member, make_member
+from tests.graphql_client import GraphQLClient
+from tests.statements import StatementCounter
+
+_pg_unreachable: str | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    import asyncio
+
+    global _pg_unreachable
+    _pg_unreachable = asyncio.run(postgresql_unreachable_reason())
+    if _pg_unreachable is None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        raise pytest.UsageError(f"CI=true and {_pg_unreachable}: the PostgreSQL half must run")
+    print(f"\n\n*** SKIPPING EVERY POSTGRESQL TEST: {_pg_unreachable} ***\n", flush=True)
+
+
+def require_dialect(dialect: str) -> None:
+    if dialect == "postgresql" and _pg_unreachable is not None:
+        pytest.skip(f"no PostgreSQL: {_pg_unreachable}")
+
+
+def settings_for(url: str, **overrides: object) -> Settings:
+    return Settings(database_url=url, **overrides)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session", params=DIALECTS)
+def dialect(request: pytest.FixtureRequest) -> str:
+    require_dialect(request.param)
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def db_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("databases")
+
+
+@pytest.fixture(scope="session")
+async def database(dialect: str, db_dir: Path) -> AsyncIterator[DatabaseUnderTest]:
+    """One migrated database per dialect for the whole run; tests isolate by team."""
+    async with fresh_database(dialect, db_dir) as db:
+        migration_engine = create_engine(settings_for(db.url), for_migrations=True, poolless=True)
+        await migrate.upgrade(migration_engine)
+        await migration_engine.dispose()
+        yield db
+
+
+@pytest.fixture(scope="session")
+async def engine(database: DatabaseUnderTest) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings_for(database.url))
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+async def http(
+    database: DatabaseUnderTest, engine: AsyncEngine
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings_for(database.url), engine=engine)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
+    ):
+        yield http
+
+
+@pytest.fixture
+async def member(engine: AsyncEngine) -> Member:
+    """A new team with one worker and a token: tests never see each other's rows."""
+    return await make_member(engine)
+
+
+@pytest.fixture
+def gql(http: httpx.AsyncClient, member: Member) -> GraphQLClient:
+    return GraphQLClient(http, member.token)
+
+
+@pytest.fixture
+def statements(engine: AsyncEngine) -> Iterator[StatementCounter]:
+    with StatementCounter(engine) as counter:
+        yield counter
