@@ -157,6 +157,8 @@ def _create_sqlite_engine(
         if not is_memory:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        # `like` is case-sensitive on PostgreSQL; make it so here too (ilike exists for the other).
+        cursor.execute("PRAGMA case_sensitive_like=ON")
         cursor.execute(f"PRAGMA foreign_keys={'OFF' if for_migrations else 'ON'}")
         cursor.close()
 

@@ -6,33 +6,10 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import Info
 
-from db.models import TeamRead
-from db.services.teams import teams
 from db.settings import Settings
-from gql.context import Context
 from gql.extensions import OperationBoundary
-from gql.types.team import TeamObject
-from gql.types.worker import WorkerObject
-
-
-@strawberry.type
-class Query:
-    @strawberry.field(description="The worker the request's token belongs to.")
-    async def me(self, info: Info[Context, None]) -> WorkerObject:
-        ctx = info.context
-        worker = await ctx.loaders.worker_by_id.load(ctx.principal.worker_id)
-        assert worker is not None  # a token's worker is deleted with its token
-        return WorkerObject.from_pydantic(worker)
-
-    @strawberry.field(description="The caller's team.")
-    async def team(self, info: Info[Context, None]) -> TeamObject:
-        ctx = info.context
-        async with ctx.db.use() as session:
-            row = await teams.get_by_id(session, ctx.team_id)
-        assert row is not None
-        return TeamObject.from_pydantic(TeamRead.model_validate(row, from_attributes=True))
+from gql.queries import Query
 
 
 class TaskqlSchema(strawberry.Schema):

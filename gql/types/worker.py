@@ -1,11 +1,25 @@
 """Worker: a person or an agent."""
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from strawberry.types import Info
 
 from db.models import WorkerRead
 from db.models.enums import WorkerType
+from db.services.entities import TASKS_BY_WORKER
+from gql.context import Context
+from gql.inputs import TaskOrderBy, TaskWhere
+from gql.paging import nested_tasks
+from gql.types.connection import Connection
+
+if TYPE_CHECKING:
+    from gql.types.assignment import TaskAssignmentObject
+    from gql.types.task import TaskObject
+
+TaskRef = Annotated["TaskObject", strawberry.lazy("gql.types.task")]
+AssignmentRef = Annotated["TaskAssignmentObject", strawberry.lazy("gql.types.assignment")]
 
 
 @strawberry.experimental.pydantic.type(
@@ -17,3 +31,39 @@ class WorkerObject:
     name: strawberry.auto
     type: WorkerType
     created_at: datetime
+
+    @strawberry.field(description="The worker's assignments, oldest first.")
+    async def assignments(self, info: Info[Context, None]) -> list[AssignmentRef]:
+        from gql.types.assignment import assignment_from_row
+
+        rows = await info.context.loaders.assignments_by_worker.load(int(self.id))
+        return [assignment_from_row(row) for row in rows]
+
+    @strawberry.field(description="Tasks the worker is assigned to, in any role.")
+    async def tasks(
+        self,
+        info: Info[Context, None],
+        where: TaskWhere | None = None,
+        order_by: list[TaskOrderBy] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[TaskRef]:
+        from gql.types.task import task_from_row
+
+        return await nested_tasks(
+            info.context,
+            "worker.tasks",
+            TASKS_BY_WORKER,
+            int(self.id),
+            where,
+            order_by,
+            first,
+            after,
+            task_from_row,
+        )
+
+
+def worker_from_row(row: Any) -> WorkerObject:
+    return WorkerObject(
+        id=row.id, handle=row.handle, name=row.name, type=row.type, created_at=row.created_at
+    )

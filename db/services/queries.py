@@ -1,0 +1,163 @@
+"""Team-scoped reads shared by every entity: filtered keyset pages, counts, batched child pages.
+
+Each function is one SQL statement, whatever the number of rows or parents.
+"""
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
+
+from db.services.filters import Condition, Filterable, Tree, compile_where
+from db.services.pagination import (
+    Page,
+    Sortable,
+    SortKey,
+    Window,
+    apply_window,
+    decode_cursor,
+    make_page,
+    order_clauses,
+    seek,
+)
+
+# Labels of the helper columns of batched child pages; Row reserves names with "_".
+PARENT_KEY = "parent_key__"
+RANK = "rank__"
+
+
+@dataclass(frozen=True)
+class Entity:
+    filterable: Filterable
+    sortable: Sortable
+
+    @property
+    def table(self) -> sa.Table:
+        return self.filterable.table
+
+
+def scoped(entity: Entity, team_id: int, where: Tree | None) -> Condition:
+    table = entity.table
+    return sa.and_(
+        table.c.team_id == team_id, compile_where(entity.filterable, table, where, team_id)
+    )
+
+
+async def page(
+    session: AsyncSession,
+    entity: Entity,
+    team_id: int,
+    where: Tree | None,
+    keys: Sequence[SortKey],
+    win: Window,
+    *,
+    extra: Condition | None = None,
+) -> Page:
+    table = entity.table
+    stmt = sa.select(table).where(scoped(entity, team_id, where))
+    if extra is not None:
+        stmt = stmt.where(extra)
+    stmt = apply_window(stmt, entity.sortable, table, keys, win)
+    rows = (await session.execute(stmt)).all()
+    return make_page(rows, entity.sortable, keys, win)
+
+
+async def count(
+    session: AsyncSession,
+    entity: Entity,
+    team_id: int,
+    where: Tree | None,
+    *,
+    extra: Condition | None = None,
+) -> int:
+    stmt = (
+        sa.select(sa.func.count()).select_from(entity.table).where(scoped(entity, team_id, where))
+    )
+    if extra is not None:
+        stmt = stmt.where(extra)
+    return int((await session.execute(stmt)).scalar_one())
+
+
+@dataclass(frozen=True)
+class Partition:
+    """How child rows hang off their parents: the parent key, and a join if it is indirect."""
+
+    key: ColumnElement[Any]
+    join: Any = None  # a FromClause joined to the entity's table, or None
+
+
+async def child_pages(
+    session: AsyncSession,
+    entity: Entity,
+    team_id: int,
+    partition: Partition,
+    parent_ids: Sequence[int],
+    where: Tree | None,
+    keys: Sequence[SortKey],
+    win: Window,
+) -> dict[int, Page]:
+    """The first page of children of every parent, in one statement (row_number per parent)."""
+    table = entity.table
+    sortable = entity.sortable
+    rank = sa.func.row_number().over(
+        partition_by=partition.key, order_by=order_clauses(sortable, table, keys)
+    )
+    inner = (
+        sa.select(table, partition.key.label(PARENT_KEY), rank.label(RANK))
+        .select_from(partition.join if partition.join is not None else table)
+        .where(scoped(entity, team_id, where), partition.key.in_(list(parent_ids)))
+    )
+    if win.after is not None:
+        values = decode_cursor(sortable, keys, win.after)
+        inner = inner.where(seek(sortable, table, keys, values, after=True))
+    ranked = inner.subquery("ranked")
+    stmt = (
+        sa.select(ranked)
+        .where(ranked.c[RANK] <= win.size + 1)
+        .order_by(ranked.c[PARENT_KEY], ranked.c[RANK])
+    )
+    grouped: dict[int, list[Any]] = defaultdict(list)
+    for row in (await session.execute(stmt)).all():
+        grouped[row._mapping[PARENT_KEY]].append(row)
+    return {
+        parent: make_page(grouped.get(parent, []), sortable, keys, win) for parent in parent_ids
+    }
+
+
+async def child_counts(
+    session: AsyncSession,
+    entity: Entity,
+    team_id: int,
+    partition: Partition,
+    parent_ids: Sequence[int],
+    where: Tree | None,
+) -> Mapping[int, int]:
+    stmt = (
+        sa.select(partition.key, sa.func.count())
+        .select_from(partition.join if partition.join is not None else entity.table)
+        .where(scoped(entity, team_id, where), partition.key.in_(list(parent_ids)))
+        .group_by(partition.key)
+    )
+    counts = {int(parent): int(n) for parent, n in (await session.execute(stmt)).all()}
+    return {parent: counts.get(parent, 0) for parent in parent_ids}
+
+
+async def by_ids(
+    session: AsyncSession, table: sa.Table, team_id: int, ids: Sequence[int]
+) -> dict[int, Any]:
+    if not ids:
+        return {}
+    stmt = sa.select(table).where(table.c.team_id == team_id, table.c.id.in_(list(set(ids))))
+    return {row.id: row for row in (await session.execute(stmt)).all()}
+
+
+async def first(
+    session: AsyncSession, entity: Entity, team_id: int, where: Tree | None
+) -> Any | None:
+    """The one row matching `where` (lookups by a unique key), or None."""
+    stmt = sa.select(entity.table).where(scoped(entity, team_id, where)).limit(1)
+    return (await session.execute(stmt)).first()

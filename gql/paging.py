@@ -1,0 +1,53 @@
+"""Connection arguments, validated and turned into plain values for the services."""
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from db.services.entities import TASKS
+from db.services.pagination import SortKey, Window, normalize_keys, window
+from db.services.queries import Partition
+from gql.context import Context
+from gql.inputs import OrderByInput, TaskOrderBy, TaskWhere, sort_keys, to_tree
+from gql.types.connection import Connection, connection
+
+
+def page_window(
+    ctx: Context,
+    first: int | None,
+    after: str | None,
+    last: int | None = None,
+    before: str | None = None,
+) -> Window:
+    return window(
+        first=first, after=after, last=last, before=before, max_size=ctx.settings.max_page_size
+    )
+
+
+def order_keys(order_by: Sequence[OrderByInput] | None) -> tuple[SortKey, ...]:
+    return normalize_keys(sort_keys(list(order_by or [])))  # type: ignore[arg-type]
+
+
+async def nested_tasks(
+    ctx: Context,
+    relation: str,
+    partition: Partition,
+    parent_id: int,
+    where: TaskWhere | None,
+    order_by: list[TaskOrderBy] | None,
+    first: int | None,
+    after: str | None,
+    to_node: Callable[[Any], Any],
+) -> Connection[Any]:
+    """A task connection under each of many parents, batched into one statement per field."""
+    tree = to_tree(where)
+    keys = order_keys(order_by)
+    win = page_window(ctx, first, after)
+    page = await ctx.loaders.task_pages(relation, partition, tree, keys, win).load(parent_id)
+
+    def count() -> Awaitable[int]:
+        return ctx.loaders.task_counts(relation, partition, tree).load(parent_id)
+
+    return connection(page, to_node, count)
+
+
+__all__ = ["TASKS", "nested_tasks", "order_keys", "page_window"]

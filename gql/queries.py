@@ -1,0 +1,188 @@
+"""The Query root: thin resolvers that turn arguments into plain values and call services."""
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import strawberry
+from strawberry.types import Info
+
+from db.errors import Invalid
+from db.models.worker import normalize_handle
+from db.services import queries, stats
+from db.services.entities import AUDIT_ENTRIES, PROJECTS, TASKS, WORKERS
+from db.services.filters import Tree
+from db.services.pagination import SortKey, Window
+from db.services.queries import Entity
+from db.services.teams import teams
+from gql.context import Context
+from gql.ids import parse_id
+from gql.inputs import (
+    AuditWhere,
+    ProjectOrderBy,
+    ProjectWhere,
+    TaskOrderBy,
+    TaskWhere,
+    WorkerOrderBy,
+    WorkerWhere,
+    to_tree,
+)
+from gql.paging import order_keys, page_window
+from gql.types.audit import AuditEntryObject, audit_from_row
+from gql.types.connection import Connection, connection
+from gql.types.project import ProjectObject, project_from_row
+from gql.types.stats import TaskStatsObject, stats_object
+from gql.types.task import TaskObject, task_from_row
+from gql.types.team import TeamObject
+from gql.types.worker import WorkerObject, worker_from_row
+
+NodeT = TypeVar("NodeT")
+
+_NEWEST_FIRST = (SortKey("id", descending=True),)
+
+
+async def _connection(
+    ctx: Context,
+    entity: Entity,
+    tree: Tree | None,
+    keys: tuple[SortKey, ...],
+    win: Window,
+    to_node: Callable[[Any], NodeT],
+) -> Connection[NodeT]:
+    team_id = ctx.team_id
+    async with ctx.db.use() as session:
+        page = await queries.page(session, entity, team_id, tree, keys, win)
+
+    async def count() -> int:
+        async with ctx.db.use() as session:
+            return await queries.count(session, entity, team_id, tree)
+
+    return connection(page, to_node, count)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The worker the request's token belongs to.")
+    async def me(self, info: Info[Context, None]) -> WorkerObject:
+        ctx = info.context
+        row = await ctx.loaders.worker_by_id.load(ctx.principal.worker_id)
+        return worker_from_row(row)
+
+    @strawberry.field(description="The caller's team.")
+    async def team(self, info: Info[Context, None]) -> TeamObject:
+        ctx = info.context
+        async with ctx.db.use() as session:
+            row = await teams.get_by_id(session, ctx.team_id)
+        assert row is not None
+        return TeamObject(id=row.id, name=row.name, slug=row.slug)
+
+    @strawberry.field(description="A project by id or slug (both must match when both are given).")
+    async def project(
+        self, info: Info[Context, None], id: strawberry.ID | None = None, slug: str | None = None
+    ) -> ProjectObject | None:
+        ctx = info.context
+        if id is None and slug is None:
+            raise Invalid("pass id or slug", field="id")
+        tree: dict[str, Any] = {}
+        if id is not None:
+            tree["id"] = {"eq": parse_id(id)}
+        if slug is not None:
+            tree["slug"] = {"eq": slug}
+        async with ctx.db.use() as session:
+            row = await queries.first(session, PROJECTS, ctx.team_id, tree)
+        return None if row is None else project_from_row(row)
+
+    @strawberry.field
+    async def projects(
+        self,
+        info: Info[Context, None],
+        where: ProjectWhere | None = None,
+        order_by: list[ProjectOrderBy] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[ProjectObject]:
+        ctx = info.context
+        win = page_window(ctx, first, after, last, before)
+        return await _connection(
+            ctx, PROJECTS, to_tree(where), order_keys(order_by), win, project_from_row
+        )
+
+    @strawberry.field(description="A task by id; null when it does not exist in your team.")
+    async def task(self, info: Info[Context, None], id: strawberry.ID) -> TaskObject | None:
+        row = await info.context.loaders.task_by_id.load(parse_id(id))
+        return None if row is None else task_from_row(row)
+
+    @strawberry.field(description="Tasks at every depth; filter on parentId isNull for top level.")
+    async def tasks(
+        self,
+        info: Info[Context, None],
+        where: TaskWhere | None = None,
+        order_by: list[TaskOrderBy] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[TaskObject]:
+        ctx = info.context
+        win = page_window(ctx, first, after, last, before)
+        return await _connection(
+            ctx, TASKS, to_tree(where), order_keys(order_by), win, task_from_row
+        )
+
+    @strawberry.field
+    async def task_stats(
+        self, info: Info[Context, None], where: TaskWhere | None = None
+    ) -> TaskStatsObject:
+        ctx = info.context
+        tree = to_tree(where)
+        async with ctx.db.use() as session:
+            result = await stats.task_stats(session, TASKS, ctx.team_id, tree)
+        return stats_object(result)
+
+    @strawberry.field(description="A worker by id or handle (both must match when both are given).")
+    async def worker(
+        self, info: Info[Context, None], id: strawberry.ID | None = None, handle: str | None = None
+    ) -> WorkerObject | None:
+        ctx = info.context
+        if id is None and handle is None:
+            raise Invalid("pass id or handle", field="id")
+        tree: dict[str, Any] = {}
+        if id is not None:
+            tree["id"] = {"eq": parse_id(id)}
+        if handle is not None:
+            tree["handle"] = {"eq": normalize_handle(handle)}
+        async with ctx.db.use() as session:
+            row = await queries.first(session, WORKERS, ctx.team_id, tree)
+        return None if row is None else worker_from_row(row)
+
+    @strawberry.field
+    async def workers(
+        self,
+        info: Info[Context, None],
+        where: WorkerWhere | None = None,
+        order_by: list[WorkerOrderBy] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[WorkerObject]:
+        ctx = info.context
+        win = page_window(ctx, first, after, last, before)
+        return await _connection(
+            ctx, WORKERS, to_tree(where), order_keys(order_by), win, worker_from_row
+        )
+
+    @strawberry.field(description="Every recorded change, newest first.")
+    async def audit_log(
+        self,
+        info: Info[Context, None],
+        where: AuditWhere | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[AuditEntryObject]:
+        ctx = info.context
+        win = page_window(ctx, first, after)
+        return await _connection(
+            ctx, AUDIT_ENTRIES, to_tree(where), _NEWEST_FIRST, win, audit_from_row
+        )

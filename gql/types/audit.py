@@ -1,0 +1,55 @@
+"""AuditEntry: one recorded change."""
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from db.models import AuditEntryRead
+from db.models.enums import AuditAction
+from gql.context import Context
+
+if TYPE_CHECKING:
+    from gql.types.worker import WorkerObject
+
+WorkerRef = Annotated["WorkerObject", strawberry.lazy("gql.types.worker")]
+
+
+@strawberry.experimental.pydantic.type(
+    model=AuditEntryRead,
+    name="AuditEntry",
+    description="A change, recorded in the transaction that made it.",
+)
+class AuditEntryObject:
+    id: strawberry.ID
+    action: AuditAction
+    entity_type: str = strawberry.field(
+        description="The GraphQL type of the changed entity: Task, Project, Worker, TaskAssignment."
+    )
+    entity_id: strawberry.ID
+    changes: JSON = strawberry.field(description="GraphQL field name -> [before, after].")
+    created_at: datetime
+    actor_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="Who made the change.")
+    async def actor(self, info: Info[Context, None]) -> WorkerRef | None:
+        from gql.types.worker import worker_from_row
+
+        if self.actor_id is None:
+            return None
+        row = await info.context.loaders.worker_by_id.load(self.actor_id)
+        return None if row is None else worker_from_row(row)
+
+
+def audit_from_row(row: Any) -> AuditEntryObject:
+    return AuditEntryObject(
+        id=row.id,
+        action=row.action,
+        entity_type=row.entity_type,
+        entity_id=row.entity_id,
+        changes=row.changes,
+        created_at=row.created_at,
+        actor_id=row.actor_id,
+    )

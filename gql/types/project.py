@@ -1,0 +1,72 @@
+"""Project: a named body of work; has many tasks."""
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from db.models import ProjectRead
+from db.services.entities import TASKS_BY_PROJECT
+from db.services.stats import TaskStats
+from gql.context import Context
+from gql.inputs import TaskOrderBy, TaskWhere
+from gql.paging import nested_tasks
+from gql.types.connection import Connection
+from gql.types.stats import TaskStatsObject, stats_object
+
+if TYPE_CHECKING:
+    from gql.types.task import TaskObject
+
+TaskRef = Annotated["TaskObject", strawberry.lazy("gql.types.task")]
+
+
+@strawberry.experimental.pydantic.type(
+    model=ProjectRead, name="Project", description="A named body of work of the team."
+)
+class ProjectObject:
+    id: strawberry.ID
+    name: strawberry.auto
+    slug: strawberry.auto
+    description: strawberry.auto
+    created_at: datetime
+    updated_at: datetime
+
+    @strawberry.field(description="The project's tasks, at every depth.")
+    async def tasks(
+        self,
+        info: Info[Context, None],
+        where: TaskWhere | None = None,
+        order_by: list[TaskOrderBy] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[TaskRef]:
+        from gql.types.task import task_from_row
+
+        return await nested_tasks(
+            info.context,
+            "project.tasks",
+            TASKS_BY_PROJECT,
+            int(self.id),
+            where,
+            order_by,
+            first,
+            after,
+            task_from_row,
+        )
+
+    @strawberry.field(description="Statistics over all of the project's tasks.")
+    async def stats(self, info: Info[Context, None]) -> TaskStatsObject:
+        result: TaskStats = await info.context.loaders.project_stats.load(int(self.id))
+        return stats_object(result)
+
+
+def project_from_row(row: Any) -> ProjectObject:
+    return ProjectObject(
+        id=row.id,
+        name=row.name,
+        slug=row.slug,
+        description=row.description,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )

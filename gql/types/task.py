@@ -1,0 +1,134 @@
+"""Task: a unit of work with subtasks of any depth."""
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from db.errors import Invalid
+from db.models import TaskRead
+from db.models.enums import AssignmentRole, TaskPriority, TaskStatus
+from db.services.entities import TASKS_BY_PARENT
+from gql.context import Context
+from gql.inputs import TaskOrderBy, TaskWhere
+from gql.paging import nested_tasks
+from gql.types.connection import Connection
+
+if TYPE_CHECKING:
+    from gql.types.assignment import TaskAssignmentObject
+    from gql.types.project import ProjectObject
+    from gql.types.worker import WorkerObject
+
+ProjectRef = Annotated["ProjectObject", strawberry.lazy("gql.types.project")]
+WorkerRef = Annotated["WorkerObject", strawberry.lazy("gql.types.worker")]
+AssignmentRef = Annotated["TaskAssignmentObject", strawberry.lazy("gql.types.assignment")]
+# The generated class lives in another module, so even self-references must be lazy.
+TaskRef = Annotated["TaskObject", strawberry.lazy("gql.types.task")]
+
+
+@strawberry.experimental.pydantic.type(
+    model=TaskRead, name="Task", description="A unit of work; subtasks nest to any depth."
+)
+class TaskObject:
+    id: strawberry.ID
+    title: strawberry.auto
+    description: strawberry.auto
+    status: TaskStatus
+    priority: TaskPriority
+    progress_percent: int
+    due_date: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    project_id: strawberry.ID | None
+    parent_id: strawberry.ID | None
+
+    @strawberry.field(description="The project the task belongs to, if any.")
+    async def project(self, info: Info[Context, None]) -> ProjectRef | None:
+        from gql.types.project import project_from_row
+
+        if self.project_id is None:
+            return None
+        row = await info.context.loaders.project_by_id.load(int(self.project_id))
+        return None if row is None else project_from_row(row)
+
+    @strawberry.field(description="The parent task; null for a top-level task.")
+    async def parent(self, info: Info[Context, None]) -> TaskRef | None:
+        if self.parent_id is None:
+            return None
+        row = await info.context.loaders.task_by_id.load(int(self.parent_id))
+        return None if row is None else task_from_row(row)
+
+    @strawberry.field(description="The direct subtasks.")
+    async def subtasks(
+        self,
+        info: Info[Context, None],
+        where: TaskWhere | None = None,
+        order_by: list[TaskOrderBy] | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> Connection[TaskRef]:
+        return await nested_tasks(
+            info.context,
+            "subtasks",
+            TASKS_BY_PARENT,
+            int(self.id),
+            where,
+            order_by,
+            first,
+            after,
+            task_from_row,
+        )
+
+    @strawberry.field(description="Who is assigned, in which role, oldest assignment first.")
+    async def assignments(self, info: Info[Context, None]) -> list[AssignmentRef]:
+        from gql.types.assignment import assignment_from_row
+
+        rows = await info.context.loaders.assignments_by_task.load(int(self.id))
+        return [assignment_from_row(row) for row in rows]
+
+    @strawberry.field(description="The assigned workers, in any role or in the one given.")
+    async def workers(
+        self, info: Info[Context, None], role: AssignmentRole | None = None
+    ) -> list[WorkerRef]:
+        from gql.types.worker import worker_from_row
+
+        loaders = info.context.loaders
+        links = await loaders.assignments_by_task.load(int(self.id))
+        ids = [link.worker_id for link in links if role is None or link.role == role]
+        rows = await loaders.worker_by_id.load_many(ids)
+        return [worker_from_row(row) for row in rows if row is not None]
+
+    @strawberry.field(description="Every ancestor, root first, direct parent last.")
+    async def ancestors(self, info: Info[Context, None]) -> list[TaskRef]:
+        rows = await info.context.loaders.ancestors.load(int(self.id))
+        return [task_from_row(row) for row in rows]
+
+    @strawberry.field(
+        description="Every descendant breadth-first (level by level, by id within a level), "
+        "the task itself excluded. maxDepth 1 is the children only; null is all levels."
+    )
+    async def descendants(
+        self, info: Info[Context, None], max_depth: int | None = None
+    ) -> list[TaskRef]:
+        if max_depth is not None and max_depth < 0:
+            raise Invalid("maxDepth must not be negative", field="maxDepth")
+        rows = await info.context.loaders.descendants(max_depth).load(int(self.id))
+        return [task_from_row(row) for row in rows]
+
+
+def task_from_row(row: Any) -> TaskObject:
+    """A row of the task table as the GraphQL type, without validating it again."""
+    return TaskObject(
+        id=row.id,
+        title=row.title,
+        description=row.description,
+        status=row.status,
+        priority=row.priority,
+        progress_percent=row.progress_percent,
+        due_date=row.due_date,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        project_id=row.project_id,
+        parent_id=row.parent_id,
+    )
