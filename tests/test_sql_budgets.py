@@ -1,0 +1,156 @@
+"""The N+1 guarantee, tested: statements per operation depend on its shape, not on row counts.
+
+Each budget counts every SQL statement of the request, the token lookup included
+(transaction control is not counted). Each shape runs with 5 and with 50 root rows.
+"""
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.datasets import build_forest
+from tests.factories import Member, make_member
+from tests.graphql_client import GraphQLClient
+from tests.statements import StatementCounter
+
+FILTERED_PAGE = """
+query ($n: Int!) {
+  tasks(where: {status: {in: [PENDING, IN_PROGRESS]}, title: {contains: "t"}},
+        orderBy: [{field: PRIORITY, direction: DESC}, {field: DUE_DATE}], first: $n) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node { id title status priority dueDate } }
+  }
+}"""
+
+NESTED_TASKS = """
+query ($n: Int!) {
+  tasks(where: {parentId: {isNull: true}}, first: $n) {
+    nodes {
+      id title
+      project { id slug }
+      parent { id }
+      assignments { role assignedAt worker { id handle } }
+      subtasks(first: 5) {
+        nodes { id title assignments { role worker { id handle } } }
+      }
+    }
+  }
+}"""
+
+PROJECTS_WITH_TASKS = """
+query ($n: Int!) {
+  projects(first: $n) {
+    nodes {
+      slug
+      tasks(first: 10) { totalCount nodes { id title } }
+      stats { total averageProgress byStatus { status count } }
+    }
+  }
+}"""
+
+TREES = """
+query ($n: Int!) {
+  tasks(where: {parentId: {isNull: true}}, first: $n) {
+    nodes { id ancestors { id } descendants { id } shallow: descendants(maxDepth: 1) { id } }
+  }
+}"""
+
+WORKERS_WITH_WORK = """
+query ($n: Int!) {
+  workers(first: $n) {
+    nodes {
+      handle
+      assignments { role task { id title } }
+      tasks(first: 3, orderBy: [{field: CREATED_AT, direction: DESC}]) { totalCount nodes { id } }
+    }
+  }
+}"""
+
+
+async def _count(gql: GraphQLClient, statements: StatementCounter, query: str, n: int) -> int:
+    await gql("{ me { id } }")  # the token's last_used_at is written once, before counting
+    statements.reset()
+    response = await gql(query, {"n": n})
+    assert not response.errors, response.errors
+    return statements.count
+
+
+@pytest.mark.parametrize(
+    ("query", "budget", "shape"),
+    [
+        (FILTERED_PAGE, 3, "tasks"),  # token, page, totalCount
+        (
+            NESTED_TASKS,
+            7,
+            "tasks",
+        ),  # token, page, project, assignments, workers, subtasks, their assignments
+        (TREES, 5, "tasks"),  # token, page, ancestors, descendants, descendants(maxDepth: 1)
+    ],
+    ids=["filtered-sorted-page", "nested-tasks", "ancestors-descendants"],
+)
+async def test_task_shapes_cost_the_same_for_5_and_50_roots(
+    engine: AsyncEngine,
+    http,  # type: ignore[no-untyped-def]
+    statements: StatementCounter,
+    query: str,
+    budget: int,
+    shape: str,
+) -> None:
+    counts = []
+    for roots in (5, 50):
+        member = await make_member(engine)
+        await build_forest(engine, member, roots=roots, projects=3)
+        counts.append(await _count(GraphQLClient(http, member.token), statements, query, roots))
+    assert counts == [budget, budget], statements.statements
+
+
+async def test_projects_with_tasks_and_stats(
+    engine: AsyncEngine,
+    http,
+    statements: StatementCounter,  # type: ignore[no-untyped-def]
+) -> None:
+    counts = []
+    for projects in (5, 50):
+        member = await make_member(engine)
+        await build_forest(engine, member, roots=projects * 2, projects=projects)
+        counts.append(
+            await _count(
+                GraphQLClient(http, member.token), statements, PROJECTS_WITH_TASKS, projects
+            )
+        )
+    # token, page, tasks per project, their totalCounts, stats per project
+    assert counts == [5, 5], statements.statements
+
+
+async def test_workers_with_assignments_and_tasks(
+    engine: AsyncEngine,
+    http,
+    statements: StatementCounter,  # type: ignore[no-untyped-def]
+) -> None:
+    counts = []
+    for workers in (5, 50):
+        member = await make_member(engine)
+        await build_forest(engine, member, roots=workers, workers=workers)
+        counts.append(
+            await _count(GraphQLClient(http, member.token), statements, WORKERS_WITH_WORK, workers)
+        )
+    # token, page, assignments, their tasks, tasks per worker, their totalCounts
+    assert counts == [6, 6], statements.statements
+
+
+async def test_a_single_task_with_its_tree(
+    engine: AsyncEngine,
+    http,
+    statements: StatementCounter,
+    member: Member,  # type: ignore[no-untyped-def]
+) -> None:
+    forest = await build_forest(engine, member, roots=3)
+    child = forest.children[forest.root_ids[0]][0]
+    query = "query ($id: ID!) { task(id: $id) { id ancestors { id } descendants { id } } }"
+    gql = GraphQLClient(http, member.token)
+    await gql("{ me { id } }")
+    statements.reset()
+    data = (await gql(query, {"id": child})).data
+    assert [a["id"] for a in data["task"]["ancestors"]] == [str(forest.root_ids[0])]
+    assert data["task"]["descendants"] == [{"id": str(i)} for i in forest.children[child]]
+    assert statements.count == 4  # token, task, ancestors, descendants
