@@ -216,7 +216,8 @@ async def seed_tasks(
                         "due_date": now + timedelta(days=rng.randint(-30, 90))
                         if rng.random() < 0.6
                         else None,
-                        "created_at": now,
+                        # Spread over the past year, as real work is.
+                        "created_at": now - timedelta(minutes=rng.randint(0, 525_600)),
                         "updated_at": now,
                     }
                 )

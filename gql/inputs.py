@@ -1,6 +1,7 @@
 """Filter and order inputs, and their conversion into the plain trees db/services compiles."""
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -244,9 +245,7 @@ class WorkerOrderBy:
 OrderByInput = TaskOrderBy | ProjectOrderBy | WorkerOrderBy
 
 
-def sort_keys(
-    order_by: list[TaskOrderBy] | list[ProjectOrderBy] | list[WorkerOrderBy] | None,
-) -> list[SortKey]:
+def sort_keys(order_by: Sequence[OrderByInput] | None) -> list[SortKey]:
     return [
         SortKey(item.field.value, item.direction is SortDirection.DESC) for item in order_by or []
     ]

@@ -6,9 +6,8 @@ relationship field goes through here: all keys asked for in one tick of the
 event loop become one SQL statement.
 """
 
-import json
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
@@ -18,14 +17,32 @@ from db.services import assignments, queries, stats, trees
 from db.services.catalog import PROJECT, TASK, WORKER
 from db.services.entities import TASKS
 from db.services.filters import Tree
-from db.services.pagination import Page, SortKey, Window
+from db.services.pagination import SortKey, Window
 from db.services.queries import Partition
 from gql.context import RequestSession
+from gql.types.assignment import TaskAssignmentObject, assignment_from_row
+from gql.types.connection import Connection, connection
+from gql.types.project import ProjectObject, project_from_row
+from gql.types.stats import TaskStatsObject, stats_object
+from gql.types.task import TaskObject, task_from_row
+from gql.types.worker import WorkerObject, worker_from_row
 
 KeyT = TypeVar("KeyT", bound=Hashable)
 ValueT = TypeVar("ValueT")
 
 Fetch = Callable[[AsyncSession, list[KeyT]], Awaitable[Mapping[KeyT, ValueT]]]
+ObjectT = TypeVar("ObjectT")
+_Assignments = dict[int, list[TaskAssignmentObject]]
+
+
+def _each(convert: Callable[[Any], ObjectT], found: Mapping[int, Any]) -> dict[int, ObjectT]:
+    return {key: convert(row) for key, row in found.items()}
+
+
+def _lists(
+    convert: Callable[[Any], ObjectT], found: Mapping[int, list[Any]]
+) -> dict[int, list[ObjectT]]:
+    return {key: [convert(row) for row in rows] for key, rows in found.items()}
 
 
 class BatchLoader(DataLoader[KeyT, ValueT], Generic[KeyT, ValueT]):
@@ -44,17 +61,38 @@ class BatchLoader(DataLoader[KeyT, ValueT], Generic[KeyT, ValueT]):
         return [found.get(key, self._missing) for key in keys]
 
 
+class _Prefixed:
+    """Attribute access to the `prefix`-labelled columns of a joined row."""
+
+    __slots__ = ("_mapping", "_prefix")
+
+    def __init__(self, mapping: Mapping[str, Any], prefix: str) -> None:
+        self._mapping = mapping
+        self._prefix = prefix
+
+    def __getattr__(self, name: str) -> Any:
+        return self._mapping[self._prefix + name]
+
+
 def _signature(*parts: Any) -> str:
-    """A stable cache key for loader arguments (filters, orders, windows)."""
-    return json.dumps(parts, sort_keys=True, default=repr)
+    """A cache key for loader arguments (filters, orders, windows).
+
+    repr is stable for the plain trees the inputs become (same document, same key order)
+    and much cheaper than JSON, which matters: nested fields ask once per parent.
+    """
+    return repr(parts)
 
 
 class Loaders:
+    """Loaders answer GraphQL objects, converted once per batch, so that relationship
+    resolvers can hand graphql-core the loader's future without a coroutine of their own."""
+
     def __init__(self, db: RequestSession, team_id: int | None) -> None:
         self._db = db
         # Without a principal nothing tenant-scoped may load: -1 is no team's id.
         self._team = team_id if team_id is not None else -1
         self._by_args: dict[str, BatchLoader[Any, Any]] = {}
+        self._workers_seen: dict[int, WorkerObject] = {}
 
     def _loader(self, fetch: Fetch[Any, Any], missing: Any = None) -> BatchLoader[Any, Any]:
         return BatchLoader(self._db, fetch, missing)
@@ -67,76 +105,115 @@ class Loaders:
             loader = self._by_args[signature] = make()
         return loader
 
-    # -- rows by id ---------------------------------------------------------------
+    # -- objects by id ---------------------------------------------------------------
 
     @cached_property
-    def task_by_id(self) -> BatchLoader[int, Any]:
-        return self._loader(lambda s, ids: queries.by_ids(s, TASK, self._team, ids))
+    def task_by_id(self) -> BatchLoader[int, TaskObject | None]:
+        async def fetch(session: AsyncSession, ids: list[int]) -> dict[int, TaskObject]:
+            return _each(task_from_row, await queries.by_ids(session, TASK, self._team, ids))
+
+        return self._loader(fetch)
 
     @cached_property
-    def project_by_id(self) -> BatchLoader[int, Any]:
-        return self._loader(lambda s, ids: queries.by_ids(s, PROJECT, self._team, ids))
+    def project_by_id(self) -> BatchLoader[int, ProjectObject | None]:
+        async def fetch(session: AsyncSession, ids: list[int]) -> dict[int, ProjectObject]:
+            return _each(project_from_row, await queries.by_ids(session, PROJECT, self._team, ids))
+
+        return self._loader(fetch)
 
     @cached_property
-    def worker_by_id(self) -> BatchLoader[int, Any]:
-        return self._loader(lambda s, ids: queries.by_ids(s, WORKER, self._team, ids))
+    def worker_by_id(self) -> BatchLoader[int, WorkerObject | None]:
+        async def fetch(session: AsyncSession, ids: list[int]) -> dict[int, WorkerObject]:
+            return _each(worker_from_row, await queries.by_ids(session, WORKER, self._team, ids))
 
-    # -- lists per parent ---------------------------------------------------------
+        return self._loader(fetch)
 
-    @cached_property
-    def assignments_by_task(self) -> BatchLoader[int, list[Any]]:
-        return self._loader(lambda s, ids: assignments.for_tasks(s, self._team, ids), [])
-
-    @cached_property
-    def assignments_by_worker(self) -> BatchLoader[int, list[Any]]:
-        return self._loader(lambda s, ids: assignments.for_workers(s, self._team, ids), [])
+    # -- lists per parent ---------------------------------------------------------------
 
     @cached_property
-    def ancestors(self) -> BatchLoader[int, list[Any]]:
-        return self._loader(lambda s, ids: trees.ancestors(s, self._team, ids), [])
+    def assignments_by_task(self) -> BatchLoader[int, list[TaskAssignmentObject]]:
+        """Assignments with their workers, which also fill the worker loader's cache."""
 
-    def descendants(self, max_depth: int | None) -> BatchLoader[int, list[Any]]:
-        return self._keyed(
-            _signature("descendants", max_depth),
-            lambda: self._loader(
-                lambda s, ids: trees.descendants(s, self._team, ids, max_depth), []
-            ),
-        )
+        async def fetch(session: AsyncSession, ids: list[int]) -> _Assignments:
+            found = await assignments.for_tasks(session, self._team, ids)
+            return {
+                task_id: [assignment_from_row(row, self._worker_of(row)) for row in rows]
+                for task_id, rows in found.items()
+            }
+
+        return self._loader(fetch, [])
+
+    def _worker_of(self, row: Any) -> WorkerObject:
+        """The worker columns of a joined assignment row, as one object per worker."""
+        worker = self._workers_seen.get(row.worker_id)
+        if worker is None:
+            worker = worker_from_row(_Prefixed(row._mapping, assignments.WORKER_PREFIX))
+            self._workers_seen[row.worker_id] = worker
+            self.worker_by_id.prime(row.worker_id, worker)
+        return worker
 
     @cached_property
-    def project_stats(self) -> BatchLoader[int, stats.TaskStats]:
-        return self._loader(lambda s, ids: stats.project_stats(s, TASKS, self._team, ids))
+    def assignments_by_worker(self) -> BatchLoader[int, list[TaskAssignmentObject]]:
+        async def fetch(session: AsyncSession, ids: list[int]) -> _Assignments:
+            found = await assignments.for_workers(session, self._team, ids)
+            return _lists(assignment_from_row, found)
 
-    # -- nested task connections -----------------------------------------------------
+        return self._loader(fetch, [])
 
-    def task_pages(
+    @cached_property
+    def ancestors(self) -> BatchLoader[int, list[TaskObject]]:
+        async def fetch(session: AsyncSession, ids: list[int]) -> dict[int, list[TaskObject]]:
+            return _lists(task_from_row, await trees.ancestors(session, self._team, ids))
+
+        return self._loader(fetch, [])
+
+    def descendants(self, max_depth: int | None) -> BatchLoader[int, list[TaskObject]]:
+        async def fetch(session: AsyncSession, ids: list[int]) -> dict[int, list[TaskObject]]:
+            found = await trees.descendants(session, self._team, ids, max_depth)
+            return _lists(task_from_row, found)
+
+        return self._keyed(_signature("descendants", max_depth), lambda: self._loader(fetch, []))
+
+    @cached_property
+    def project_stats(self) -> BatchLoader[int, TaskStatsObject]:
+        async def fetch(session: AsyncSession, ids: list[int]) -> dict[int, TaskStatsObject]:
+            found = await stats.project_stats(session, TASKS, self._team, ids)
+            return {key: stats_object(value) for key, value in found.items()}
+
+        return self._loader(fetch)
+
+    # -- nested task connections ------------------------------------------------------------
+
+    def task_connections(
         self,
         relation: str,
         partition: Partition,
         where: Tree | None,
         keys: Sequence[SortKey],
         win: Window,
-    ) -> BatchLoader[int, Page]:
+    ) -> BatchLoader[int, Connection[TaskObject]]:
         """`relation`'s first page per parent; one loader per argument set, so they never mix."""
-        return self._keyed(
-            _signature("pages", relation, where, [(k.field, k.descending) for k in keys], win),
-            lambda: self._loader(
-                lambda s, ids: queries.child_pages(
-                    s, TASKS, self._team, partition, ids, where, keys, win
-                )
-            ),
-        )
+        counts = self.task_counts(relation, partition, where)
+
+        async def fetch(session: AsyncSession, ids: list[int]) -> dict[int, Connection[TaskObject]]:
+            pages = await queries.child_pages(
+                session, TASKS, self._team, partition, ids, where, keys, win
+            )
+            return {
+                parent: connection(page, task_from_row, partial(counts.load, parent))
+                for parent, page in pages.items()
+            }
+
+        signature = _signature("pages", relation, where, keys, win)
+        return self._keyed(signature, lambda: self._loader(fetch))
 
     def task_counts(
         self, relation: str, partition: Partition, where: Tree | None
     ) -> BatchLoader[int, int]:
-        return self._keyed(
-            _signature("counts", relation, where),
-            lambda: self._loader(
-                lambda s, ids: queries.child_counts(s, TASKS, self._team, partition, ids, where),
-                0,
-            ),
-        )
+        async def fetch(session: AsyncSession, ids: list[int]) -> Mapping[int, int]:
+            return await queries.child_counts(session, TASKS, self._team, partition, ids, where)
+
+        return self._keyed(_signature("counts", relation, where), lambda: self._loader(fetch, 0))
 
 
 def build_loaders(db: RequestSession, team_id: int | None) -> Loaders:

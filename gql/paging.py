@@ -1,14 +1,17 @@
 """Connection arguments, validated and turned into plain values for the services."""
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from db.services.entities import TASKS
 from db.services.pagination import SortKey, Window, normalize_keys, window
 from db.services.queries import Partition
 from gql.context import Context
 from gql.inputs import OrderByInput, TaskOrderBy, TaskWhere, sort_keys, to_tree
-from gql.types.connection import Connection, connection
+from gql.types.deferred import deferred
+
+if TYPE_CHECKING:
+    from gql.types.connection import Connection
+    from gql.types.task import TaskObject
 
 
 def page_window(
@@ -24,10 +27,10 @@ def page_window(
 
 
 def order_keys(order_by: Sequence[OrderByInput] | None) -> tuple[SortKey, ...]:
-    return normalize_keys(sort_keys(list(order_by or [])))  # type: ignore[arg-type]
+    return normalize_keys(sort_keys(list(order_by or [])))
 
 
-async def nested_tasks(
+def nested_tasks(
     ctx: Context,
     relation: str,
     partition: Partition,
@@ -36,18 +39,10 @@ async def nested_tasks(
     order_by: list[TaskOrderBy] | None,
     first: int | None,
     after: str | None,
-    to_node: Callable[[Any], Any],
-) -> Connection[Any]:
+) -> "Connection[TaskObject]":
     """A task connection under each of many parents, batched into one statement per field."""
     tree = to_tree(where)
     keys = order_keys(order_by)
     win = page_window(ctx, first, after)
-    page = await ctx.loaders.task_pages(relation, partition, tree, keys, win).load(parent_id)
-
-    def count() -> Awaitable[int]:
-        return ctx.loaders.task_counts(relation, partition, tree).load(parent_id)
-
-    return connection(page, to_node, count)
-
-
-__all__ = ["TASKS", "nested_tasks", "order_keys", "page_window"]
+    loader = ctx.loaders.task_connections(relation, partition, tree, keys, win)
+    return deferred(loader.load(parent_id))

@@ -64,8 +64,9 @@ class Query:
     @strawberry.field(description="The worker the request's token belongs to.")
     async def me(self, info: Info[Context, None]) -> WorkerObject:
         ctx = info.context
-        row = await ctx.loaders.worker_by_id.load(ctx.principal.worker_id)
-        return worker_from_row(row)
+        worker = await ctx.loaders.worker_by_id.load(ctx.principal.worker_id)
+        assert worker is not None  # a worker's tokens are deleted with it
+        return worker
 
     @strawberry.field(description="The caller's team.")
     async def team(self, info: Info[Context, None]) -> TeamObject:
@@ -110,8 +111,7 @@ class Query:
 
     @strawberry.field(description="A task by id; null when it does not exist in your team.")
     async def task(self, info: Info[Context, None], id: strawberry.ID) -> TaskObject | None:
-        row = await info.context.loaders.task_by_id.load(parse_id(id))
-        return None if row is None else task_from_row(row)
+        return await info.context.loaders.task_by_id.load(parse_id(id))
 
     @strawberry.field(description="Tasks at every depth; filter on parentId isNull for top level.")
     async def tasks(

@@ -1,11 +1,20 @@
 """The schema: root types and the extensions that guard every operation."""
 
+import functools
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import DisableIntrospection, MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.name_converter import NameConverter
 
 from db.settings import Settings
 from gql.extensions import OperationBoundary
@@ -18,10 +27,25 @@ class TaskqlSchema(strawberry.Schema):
         return None
 
 
+class CachedNameConverter(NameConverter):
+    """snake_case -> camelCase once per name, not once per field of every request."""
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 (one converter per schema, kept for its life)
+    def apply_naming_config(self, name: str) -> str:
+        return super().apply_naming_config(name)
+
+
 def build_schema(settings: Settings) -> strawberry.Schema:
+    # The limit rules are built once: the validation cache is keyed by the rule classes,
+    # and the limiters would otherwise make new ones for every request.
+    limits = [
+        *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+    ]
     extensions: list[Any] = [
-        lambda: QueryDepthLimiter(max_depth=settings.max_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        lambda: AddValidationRules(limits),
+        lambda: ParserCache(maxsize=512),
+        lambda: ValidationCache(maxsize=512),
         OperationBoundary,
     ]
     if not settings.introspection:
@@ -29,7 +53,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return TaskqlSchema(
         query=Query,
         extensions=extensions,
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(name_converter=CachedNameConverter()),
     )
 
 

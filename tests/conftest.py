@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from db import migrate
 from db.engine import create_engine
 from db.settings import Settings
+from db.statements import StatementCounter
 from gql.app import create_app
 from tests.databases import (
     DIALECTS,
@@ -20,7 +21,6 @@ from tests.databases import (
 )
 from tests.factories import Member, make_member
 from tests.graphql_client import GraphQLClient
-from tests.statements import StatementCounter
 
 _pg_unreachable: str | None = None
 

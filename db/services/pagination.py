@@ -195,20 +195,28 @@ def seek(
 ) -> ColumnElement[bool]:
     """Rows strictly after (or before) the position `values` in the order `keys`.
 
-    The lexicographic OR-chain is exact; the extra bound on the leading key lets
-    an index on it seek straight to the position instead of scanning up to it.
+    When every key runs one way and none is nullable, a row-value comparison
+    `(a, b, id) > (:a, :b, :id)` lets the index seek straight to the position, ties on
+    the leading key included. Otherwise the lexicographic OR-chain is exact, and the
+    extra bound on the leading key still lets an index skip what lies before it.
     """
+    specs = [sortable.fields[key.field] for key in keys]
+    columns = [table.c[spec.column] for spec in specs]
+    directions = {key.descending for key in keys}
+    if len(directions) == 1 and not any(spec.nullable for spec in specs):
+        descending = directions.pop()
+        position = sa.tuple_(
+            *(sa.literal(value, column.type) for column, value in zip(columns, values, strict=True))
+        )
+        row = sa.tuple_(*columns)
+        return row < position if descending == after else row > position
+
     chain: list[ColumnElement[bool]] = []
     equal: list[ColumnElement[bool]] = []
-    for key, value in zip(keys, values, strict=True):
-        spec = sortable.fields[key.field]
-        column = table.c[spec.column]
+    for key, spec, column, value in zip(keys, specs, columns, values, strict=True):
         chain.append(sa.and_(*equal, _beyond(column, key.descending, spec.nullable, value, after)))
         equal.append(column.is_(None) if value is None else column == value)
-    first = sortable.fields[keys[0].field]
-    bound = _leading_bound(
-        table.c[first.column], keys[0].descending, first.nullable, values[0], after
-    )
+    bound = _leading_bound(columns[0], keys[0].descending, specs[0].nullable, values[0], after)
     return sa.and_(bound, sa.or_(*chain))
 
 

@@ -9,6 +9,7 @@ from strawberry.types import Info
 from db.models import TaskAssignmentRead
 from db.models.enums import AssignmentRole
 from gql.context import Context
+from gql.types.deferred import deferred_present
 
 if TYPE_CHECKING:
     from gql.types.task import TaskObject
@@ -26,21 +27,25 @@ class TaskAssignmentObject:
     assigned_at: datetime
     task_id: strawberry.Private[int]
     worker_id: strawberry.Private[int]
+    # Present when the assignment was loaded together with its worker.
+    loaded_worker: strawberry.Private["WorkerObject | None"] = None
 
     @strawberry.field
-    async def task(self, info: Info[Context, None]) -> TaskRef:
-        from gql.types.task import task_from_row
-
-        return task_from_row(await info.context.loaders.task_by_id.load(self.task_id))
+    def task(self, info: Info[Context, None]) -> TaskRef:
+        return deferred_present(info.context.loaders.task_by_id.load(self.task_id))
 
     @strawberry.field
-    async def worker(self, info: Info[Context, None]) -> WorkerRef:
-        from gql.types.worker import worker_from_row
+    def worker(self, info: Info[Context, None]) -> WorkerRef:
+        if self.loaded_worker is not None:
+            return self.loaded_worker
+        return deferred_present(info.context.loaders.worker_by_id.load(self.worker_id))
 
-        return worker_from_row(await info.context.loaders.worker_by_id.load(self.worker_id))
 
-
-def assignment_from_row(row: Any) -> TaskAssignmentObject:
+def assignment_from_row(row: Any, worker: "WorkerObject | None" = None) -> TaskAssignmentObject:
     return TaskAssignmentObject(
-        role=row.role, assigned_at=row.assigned_at, task_id=row.task_id, worker_id=row.worker_id
+        role=row.role,
+        assigned_at=row.assigned_at,
+        task_id=row.task_id,
+        worker_id=row.worker_id,
+        loaded_worker=worker,
     )

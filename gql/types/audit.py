@@ -10,6 +10,7 @@ from strawberry.types import Info
 from db.models import AuditEntryRead
 from db.models.enums import AuditAction
 from gql.context import Context
+from gql.types.deferred import deferred
 
 if TYPE_CHECKING:
     from gql.types.worker import WorkerObject
@@ -34,13 +35,10 @@ class AuditEntryObject:
     actor_id: strawberry.Private[int | None]
 
     @strawberry.field(description="Who made the change.")
-    async def actor(self, info: Info[Context, None]) -> WorkerRef | None:
-        from gql.types.worker import worker_from_row
-
+    def actor(self, info: Info[Context, None]) -> WorkerRef | None:
         if self.actor_id is None:
             return None
-        row = await info.context.loaders.worker_by_id.load(self.actor_id)
-        return None if row is None else worker_from_row(row)
+        return deferred(info.context.loaders.worker_by_id.load(self.actor_id))
 
 
 def audit_from_row(row: Any) -> AuditEntryObject:

@@ -8,12 +8,12 @@ from strawberry.types import Info
 
 from db.models import ProjectRead
 from db.services.entities import TASKS_BY_PROJECT
-from db.services.stats import TaskStats
 from gql.context import Context
 from gql.inputs import TaskOrderBy, TaskWhere
 from gql.paging import nested_tasks
 from gql.types.connection import Connection
-from gql.types.stats import TaskStatsObject, stats_object
+from gql.types.deferred import deferred
+from gql.types.stats import TaskStatsObject
 
 if TYPE_CHECKING:
     from gql.types.task import TaskObject
@@ -33,7 +33,7 @@ class ProjectObject:
     updated_at: datetime
 
     @strawberry.field(description="The project's tasks, at every depth.")
-    async def tasks(
+    def tasks(
         self,
         info: Info[Context, None],
         where: TaskWhere | None = None,
@@ -41,9 +41,7 @@ class ProjectObject:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[TaskRef]:
-        from gql.types.task import task_from_row
-
-        return await nested_tasks(
+        return nested_tasks(
             info.context,
             "project.tasks",
             TASKS_BY_PROJECT,
@@ -52,13 +50,11 @@ class ProjectObject:
             order_by,
             first,
             after,
-            task_from_row,
         )
 
     @strawberry.field(description="Statistics over all of the project's tasks.")
-    async def stats(self, info: Info[Context, None]) -> TaskStatsObject:
-        result: TaskStats = await info.context.loaders.project_stats.load(int(self.id))
-        return stats_object(result)
+    def stats(self, info: Info[Context, None]) -> TaskStatsObject:
+        return deferred(info.context.loaders.project_stats.load(int(self.id)))
 
 
 def project_from_row(row: Any) -> ProjectObject:

@@ -14,6 +14,7 @@ from gql.context import Context
 from gql.inputs import TaskOrderBy, TaskWhere
 from gql.paging import nested_tasks
 from gql.types.connection import Connection
+from gql.types.deferred import deferred
 
 if TYPE_CHECKING:
     from gql.types.assignment import TaskAssignmentObject
@@ -44,23 +45,19 @@ class TaskObject:
     parent_id: strawberry.ID | None
 
     @strawberry.field(description="The project the task belongs to, if any.")
-    async def project(self, info: Info[Context, None]) -> ProjectRef | None:
-        from gql.types.project import project_from_row
-
+    def project(self, info: Info[Context, None]) -> ProjectRef | None:
         if self.project_id is None:
             return None
-        row = await info.context.loaders.project_by_id.load(int(self.project_id))
-        return None if row is None else project_from_row(row)
+        return deferred(info.context.loaders.project_by_id.load(int(self.project_id)))
 
     @strawberry.field(description="The parent task; null for a top-level task.")
-    async def parent(self, info: Info[Context, None]) -> TaskRef | None:
+    def parent(self, info: Info[Context, None]) -> TaskRef | None:
         if self.parent_id is None:
             return None
-        row = await info.context.loaders.task_by_id.load(int(self.parent_id))
-        return None if row is None else task_from_row(row)
+        return deferred(info.context.loaders.task_by_id.load(int(self.parent_id)))
 
     @strawberry.field(description="The direct subtasks.")
-    async def subtasks(
+    def subtasks(
         self,
         info: Info[Context, None],
         where: TaskWhere | None = None,
@@ -68,53 +65,35 @@ class TaskObject:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[TaskRef]:
-        return await nested_tasks(
-            info.context,
-            "subtasks",
-            TASKS_BY_PARENT,
-            int(self.id),
-            where,
-            order_by,
-            first,
-            after,
-            task_from_row,
+        return nested_tasks(
+            info.context, "subtasks", TASKS_BY_PARENT, int(self.id), where, order_by, first, after
         )
 
     @strawberry.field(description="Who is assigned, in which role, oldest assignment first.")
-    async def assignments(self, info: Info[Context, None]) -> list[AssignmentRef]:
-        from gql.types.assignment import assignment_from_row
-
-        rows = await info.context.loaders.assignments_by_task.load(int(self.id))
-        return [assignment_from_row(row) for row in rows]
+    def assignments(self, info: Info[Context, None]) -> list[AssignmentRef]:
+        return deferred(info.context.loaders.assignments_by_task.load(int(self.id)))
 
     @strawberry.field(description="The assigned workers, in any role or in the one given.")
     async def workers(
         self, info: Info[Context, None], role: AssignmentRole | None = None
     ) -> list[WorkerRef]:
-        from gql.types.worker import worker_from_row
-
         loaders = info.context.loaders
         links = await loaders.assignments_by_task.load(int(self.id))
         ids = [link.worker_id for link in links if role is None or link.role == role]
-        rows = await loaders.worker_by_id.load_many(ids)
-        return [worker_from_row(row) for row in rows if row is not None]
+        return [w for w in await loaders.worker_by_id.load_many(ids) if w is not None]
 
     @strawberry.field(description="Every ancestor, root first, direct parent last.")
-    async def ancestors(self, info: Info[Context, None]) -> list[TaskRef]:
-        rows = await info.context.loaders.ancestors.load(int(self.id))
-        return [task_from_row(row) for row in rows]
+    def ancestors(self, info: Info[Context, None]) -> list[TaskRef]:
+        return deferred(info.context.loaders.ancestors.load(int(self.id)))
 
     @strawberry.field(
         description="Every descendant breadth-first (level by level, by id within a level), "
         "the task itself excluded. maxDepth 1 is the children only; null is all levels."
     )
-    async def descendants(
-        self, info: Info[Context, None], max_depth: int | None = None
-    ) -> list[TaskRef]:
+    def descendants(self, info: Info[Context, None], max_depth: int | None = None) -> list[TaskRef]:
         if max_depth is not None and max_depth < 0:
             raise Invalid("maxDepth must not be negative", field="maxDepth")
-        rows = await info.context.loaders.descendants(max_depth).load(int(self.id))
-        return [task_from_row(row) for row in rows]
+        return deferred(info.context.loaders.descendants(max_depth).load(int(self.id)))
 
 
 def task_from_row(row: Any) -> TaskObject:

@@ -13,6 +13,7 @@ from gql.context import Context
 from gql.inputs import TaskOrderBy, TaskWhere
 from gql.paging import nested_tasks
 from gql.types.connection import Connection
+from gql.types.deferred import deferred
 
 if TYPE_CHECKING:
     from gql.types.assignment import TaskAssignmentObject
@@ -33,14 +34,11 @@ class WorkerObject:
     created_at: datetime
 
     @strawberry.field(description="The worker's assignments, oldest first.")
-    async def assignments(self, info: Info[Context, None]) -> list[AssignmentRef]:
-        from gql.types.assignment import assignment_from_row
-
-        rows = await info.context.loaders.assignments_by_worker.load(int(self.id))
-        return [assignment_from_row(row) for row in rows]
+    def assignments(self, info: Info[Context, None]) -> list[AssignmentRef]:
+        return deferred(info.context.loaders.assignments_by_worker.load(int(self.id)))
 
     @strawberry.field(description="Tasks the worker is assigned to, in any role.")
-    async def tasks(
+    def tasks(
         self,
         info: Info[Context, None],
         where: TaskWhere | None = None,
@@ -48,9 +46,7 @@ class WorkerObject:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[TaskRef]:
-        from gql.types.task import task_from_row
-
-        return await nested_tasks(
+        return nested_tasks(
             info.context,
             "worker.tasks",
             TASKS_BY_WORKER,
@@ -59,7 +55,6 @@ class WorkerObject:
             order_by,
             first,
             after,
-            task_from_row,
         )
 
 

@@ -1,4 +1,4 @@
-"""Counts the SQL statements an operation sends, to hold it to its budget."""
+"""Counts the SQL statements an operation sends (SQL budgets in tests; bench/ reports them)."""
 
 from types import TracebackType
 from typing import Any
