@@ -41,6 +41,14 @@ query ($id: ID!) {
   task(id: $id) { id title ancestors { id title } descendants { id title } }
 }"""
 
+FIRST_PAGE = """
+query {
+  tasks(first: 50, orderBy: [{field: CREATED_AT, direction: DESC}]) {
+    pageInfo { hasNextPage endCursor }
+    nodes { id title createdAt }
+  }
+}"""
+
 DEEP_PAGE = """
 query ($after: String) {
   tasks(first: 50, after: $after, orderBy: [{field: CREATED_AT, direction: DESC}]) {
@@ -55,5 +63,6 @@ QUERIES = {
     "nested-50-tasks": (NESTED, None),
     "projects-tasks-stats": (PROJECTS, None),
     "task-ancestors-descendants": (TREE, "deep_task"),
+    "page-first": (FIRST_PAGE, None),
     "page-90k-deep": (DEEP_PAGE, "deep_cursor"),
 }

@@ -3,7 +3,6 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from typing import Any, cast
 
 from fastapi import FastAPI, Request
@@ -17,22 +16,16 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 
 from db.engine import create_engine, create_session_factory
-from db.services import tokens
 from db.settings import Settings, get_settings
 from gql.context import Context, RequestSession
-from gql.errors import UNAVAILABLE_MESSAGE, Code, error_body, is_connection_failure
+from gql.errors import Code
 from gql.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
 from gql.http_guard import BodyGuard
-from gql.loaders import build_loaders
 from gql.schema import build_schema
 
 log = logging.getLogger("taskql")
 
 GRAPHQL_PATH = "/graphql"
-
-
-class DatabaseUnavailable(Exception):
-    """Raised before execution when the database cannot be reached."""
 
 
 class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
@@ -74,7 +67,6 @@ def bearer_token(connection: HTTPConnection) -> str | None:
 def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> FastAPI:
     """The app. Tests pass their own engine; otherwise the lifespan creates one."""
     settings = settings or get_settings()
-    touch_interval = timedelta(seconds=settings.token_touch_interval_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -90,24 +82,8 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     async def get_context(connection: HTTPConnection) -> AsyncIterator[Context]:
         factory: async_sessionmaker[AsyncSession] = connection.app.state.session_factory
         async with factory() as session:
-            db = RequestSession(session)
-            principal = None
-            token = bearer_token(connection)
-            if token is not None:
-                try:
-                    async with db.use() as s:
-                        principal = await tokens.authenticate(
-                            s, token, touch_interval=touch_interval
-                        )
-                except Exception as exc:
-                    if is_connection_failure(exc):
-                        raise DatabaseUnavailable from exc
-                    raise
             yield Context(
-                db=db,
-                settings=settings,
-                principal_or_none=principal,
-                loaders=build_loaders(db, principal.team_id if principal else None),
+                db=RequestSession(session), settings=settings, token=bearer_token(connection)
             )
 
     app = FastAPI(title="taskql", lifespan=lifespan, docs_url=None, redoc_url=None)
@@ -118,11 +94,6 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
     )
     app.include_router(router)
     app.mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR), name="graphiql-assets")
-
-    @app.exception_handler(DatabaseUnavailable)
-    async def _unavailable(request: Request, exc: DatabaseUnavailable) -> JSONResponse:
-        log.warning("database unavailable: %s", exc.__cause__)
-        return JSONResponse(error_body(UNAVAILABLE_MESSAGE, Code.SERVICE_UNAVAILABLE), 503)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

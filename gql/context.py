@@ -4,17 +4,22 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.fastapi import BaseContext
 
+from db.services import tokens
 from db.services.tokens import Principal
 from db.settings import Settings
-from gql.errors import Unauthenticated
+from gql.errors import ServiceUnavailable, Unauthenticated, is_connection_failure
 
 if TYPE_CHECKING:
     from gql.loaders import Loaders
+
+# The execution option that makes SQLite open a write transaction (BEGIN IMMEDIATE).
+WRITE_OPTION = "taskql_write"
 
 
 class RequestSession:
@@ -27,10 +32,28 @@ class RequestSession:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self._lock = asyncio.Lock()
+        self._writing = False
 
     @asynccontextmanager
     async def use(self) -> AsyncIterator[AsyncSession]:
         async with self._lock:
+            yield self._session
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """The session inside the operation's write transaction.
+
+        The first write of an operation ends the read transaction the token lookup
+        opened and begins one that takes SQLite's write lock up front: a read
+        transaction that later writes would fail at once when another writer got
+        there first, instead of waiting its turn.
+        """
+        async with self._lock:
+            if not self._writing:
+                if self._session.in_transaction():
+                    await self._session.commit()
+                await self._session.connection(execution_options={WRITE_OPTION: True})
+                self._writing = True
             yield self._session
 
     async def commit(self) -> None:
@@ -46,14 +69,35 @@ class RequestSession:
 class Context(BaseContext):
     db: RequestSession
     settings: Settings
-    principal_or_none: Principal | None
-    loaders: "Loaders" = field(repr=False)
+    token: str | None
+    principal_or_none: Principal | None = None
+    auth_failure: BaseException | None = field(default=None, repr=False)
+    _loaders: "Loaders | None" = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         super().__init__()
 
+    async def authenticate(self) -> None:
+        """Look the token up once the operation is known to be valid: a rejected query
+        costs the database nothing. A failure is kept for the fields that need a caller."""
+        if self.token is None:
+            return
+        try:
+            async with self.db.use() as session:
+                self.principal_or_none = await tokens.authenticate(
+                    session,
+                    self.token,
+                    touch_interval=timedelta(seconds=self.settings.token_touch_interval_seconds),
+                )
+        except Exception as exc:  # noqa: BLE001 (kept, and raised where a caller is needed)
+            self.auth_failure = exc
+
     @property
     def principal(self) -> Principal:
+        if self.auth_failure is not None:
+            if is_connection_failure(self.auth_failure):
+                raise ServiceUnavailable("the database is unavailable right now; retry later")
+            raise self.auth_failure
         if self.principal_or_none is None:
             raise Unauthenticated(
                 "a valid API token is required: send 'Authorization: Bearer <token>'"
@@ -63,3 +107,11 @@ class Context(BaseContext):
     @property
     def team_id(self) -> int:
         return self.principal.team_id
+
+    @property
+    def loaders(self) -> "Loaders":
+        if self._loaders is None:
+            from gql.loaders import Loaders
+
+            self._loaders = Loaders(self.db, self.team_id)
+        return self._loaders

@@ -18,6 +18,13 @@ class OperationBoundary(SchemaExtension):
     fail, so the decision comes from the result, never from the HTTP status.
     """
 
+    async def on_execute(self) -> AsyncIterator[None]:
+        # Parsing and validation passed: now the caller is worth a database lookup.
+        context = self.execution_context.context
+        if isinstance(context, Context):
+            await context.authenticate()
+        yield
+
     async def on_operation(self) -> AsyncIterator[None]:
         yield
         execution = self.execution_context
