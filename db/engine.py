@@ -23,6 +23,12 @@ _SSL_MODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full
 _DROPPED_PARAMS = {"channel_binding", "gssencmode", "target_session_attrs"}
 
 
+# Execution option for a transaction that will write: on SQLite it begins with
+# BEGIN IMMEDIATE, taking the write lock up front (waiting up to the busy timeout)
+# instead of failing when a read transaction tries to write after another writer.
+WRITE_TRANSACTION = "taskql_write"
+
+
 class DatabaseUrlError(ValueError):
     """The URL names no database taskql can use."""
 
@@ -164,7 +170,8 @@ def _create_sqlite_engine(
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        write = connection.get_execution_options().get(WRITE_TRANSACTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.fastapi import BaseContext
 
+from db.engine import WRITE_TRANSACTION
 from db.services import tokens
 from db.services.tokens import Principal
 from db.settings import Settings
@@ -17,9 +18,6 @@ from gql.errors import ServiceUnavailable, Unauthenticated, is_connection_failur
 
 if TYPE_CHECKING:
     from gql.loaders import Loaders
-
-# The execution option that makes SQLite open a write transaction (BEGIN IMMEDIATE).
-WRITE_OPTION = "taskql_write"
 
 
 class RequestSession:
@@ -52,7 +50,7 @@ class RequestSession:
             if not self._writing:
                 if self._session.in_transaction():
                     await self._session.commit()
-                await self._session.connection(execution_options={WRITE_OPTION: True})
+                await self._session.connection(execution_options={WRITE_TRANSACTION: True})
                 self._writing = True
             yield self._session
 

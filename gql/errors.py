@@ -67,12 +67,22 @@ def classify(exc: BaseException) -> tuple[Code, str] | None:
             return code, exc.message
     if isinstance(exc, ValidationError):
         return Code.BAD_USER_INPUT, describe_validation_error(exc)
-    if isinstance(exc, IntegrityError) and is_unique_violation(exc):
-        return Code.CONFLICT, "a concurrent change already took this value; retry"
+    if isinstance(exc, IntegrityError):
+        text = str(exc.orig)
+        state = _sqlstate(exc)
+        if is_unique_violation(exc):
+            return Code.CONFLICT, "a concurrent change already took this value; retry"
+        if state == "23503" or "FOREIGN KEY constraint failed" in text:
+            # A row this write refers to was deleted by a concurrent transaction.
+            return Code.NOT_FOUND, "a referenced row no longer exists"
+        if state == "23514" or "CHECK constraint failed" in text:
+            return Code.BAD_USER_INPUT, "the input breaks a rule of the data model"
     if isinstance(exc, DBAPIError):
         sqlstate = _sqlstate(exc)
         if sqlstate in _TIMEOUT_STATES:
             return Code.TIMEOUT, TIMEOUT_MESSAGE
+        if sqlstate is not None and sqlstate.startswith("22"):  # data exception: too long, ...
+            return Code.BAD_USER_INPUT, "a value does not fit its field"
         if exc.connection_invalidated or (
             sqlstate is not None and sqlstate.startswith(_UNAVAILABLE_PREFIXES)
         ):
@@ -89,7 +99,8 @@ def describe_validation_error(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors(include_url=False, include_input=False):
         location = ".".join(_camel(str(part)) for part in err.get("loc", ()))
-        parts.append(f"{location}: {err['msg']}" if location else err["msg"])
+        message = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{location}: {message}" if location else message)
     return "; ".join(parts) or "invalid input"
 
 

@@ -18,6 +18,7 @@ from strawberry.schema.name_converter import NameConverter
 
 from db.settings import Settings
 from gql.extensions import OperationBoundary
+from gql.mutations import Mutation
 from gql.queries import Query
 
 
@@ -52,6 +53,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         extensions.append(DisableIntrospection)
     return TaskqlSchema(
         query=Query,
+        mutation=Mutation,
         extensions=extensions,
         config=StrawberryConfig(name_converter=CachedNameConverter()),
     )

@@ -50,3 +50,17 @@ class TimestampsMixin(CreatedAtMixin):
 class TeamScopedMixin(SQLModel):
     # Each table indexes team_id itself, leading a composite index that also serves its list order.
     team_id: int = Field(foreign_key="team.id", ondelete="CASCADE", nullable=False)
+
+
+def not_null(value: object) -> object:
+    """For Update models: a field left out is unchanged, but null is no value for it."""
+    if value is None:
+        raise ValueError("cannot be null")
+    return value
+
+
+def as_utc(value: object) -> object:
+    """Datetimes with an offset are stored as UTC; one without is taken to be UTC."""
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value

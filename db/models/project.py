@@ -3,9 +3,10 @@
 from datetime import datetime
 
 import sqlalchemy as sa
+from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
-from db.models.base import IdMixin, TeamScopedMixin, TimestampsMixin
+from db.models.base import IdMixin, TeamScopedMixin, TimestampsMixin, not_null
 from db.models.team import SLUG_PATTERN
 
 
@@ -34,6 +35,8 @@ class ProjectUpdate(SQLModel):
         default=None, min_length=1, max_length=64, schema_extra={"pattern": SLUG_PATTERN}
     )
     description: str | None = Field(default=None, max_length=10_000)
+
+    _required = field_validator("name", "slug", mode="before")(not_null)
 
 
 class ProjectRead(ProjectBase):

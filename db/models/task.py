@@ -3,9 +3,10 @@
 from datetime import datetime
 
 import sqlalchemy as sa
+from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
-from db.models.base import IdMixin, TeamScopedMixin, TimestampsMixin
+from db.models.base import IdMixin, TeamScopedMixin, TimestampsMixin, as_utc, not_null
 from db.models.enums import TaskPriority, TaskStatus
 from db.models.types import RankedEnum
 
@@ -28,6 +29,8 @@ class TaskBase(SQLModel):
     parent_id: int | None = Field(
         default=None, foreign_key="task.id", ondelete="CASCADE", nullable=True
     )
+
+    _due_date_utc = field_validator("due_date", mode="after")(as_utc)
 
 
 def _team_order_index(column: str) -> sa.Index:
@@ -64,6 +67,11 @@ class TaskUpdate(SQLModel):
     due_date: datetime | None = None
     project_id: int | None = None
     parent_id: int | None = None
+
+    _due_date_utc = field_validator("due_date", mode="after")(as_utc)
+    _required = field_validator("title", "status", "priority", "progress_percent", mode="before")(
+        not_null
+    )
 
 
 class TaskRead(TaskBase):

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from pydantic import field_validator
 from sqlmodel import Field, SQLModel
 
-from db.models.base import CreatedAtMixin, IdMixin, TeamScopedMixin, str_enum
+from db.models.base import CreatedAtMixin, IdMixin, TeamScopedMixin, not_null, str_enum
 from db.models.enums import WorkerType
 
 HANDLE_PATTERN = r"^@[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
@@ -47,6 +47,8 @@ class WorkerUpdate(SQLModel):
     )
     name: str | None = Field(default=None, min_length=1, max_length=100)
     type: WorkerType | None = None
+
+    _required = field_validator("handle", "name", "type", mode="before")(not_null)
 
     @field_validator("handle", mode="before")
     @classmethod

@@ -5,9 +5,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.services.catalog import ASSIGNMENT, WORKER
+from db.errors import Conflict, NotFound
+from db.models import AssignmentRole, AuditAction, TaskAssignment
+from db.services import audit
+from db.services.base import is_unique_violation
+from db.services.catalog import ASSIGNMENT, TASK, WORKER
 
 # The worker's columns ride along with each assignment under these labels.
 WORKER_PREFIX = "worker__"
@@ -46,3 +51,108 @@ async def _grouped(
     for row in (await session.execute(stmt)).all():
         grouped[row._mapping[key]].append(row)
     return {i: grouped.get(i, []) for i in ids}
+
+
+# -- writes ---------------------------------------------------------------------------
+
+
+def assignment_id(task_id: int, worker_id: int) -> str:
+    """Assignments have no id of their own: the audit log names them `task:worker`."""
+    return f"{task_id}:{worker_id}"
+
+
+async def assign(
+    session: AsyncSession,
+    *,
+    team_id: int,
+    actor_id: int,
+    task_id: int,
+    worker_ids: Sequence[int],
+    role: AssignmentRole,
+) -> list[TaskAssignment]:
+    """Assign workers to a task of the team; any of them already on it is a Conflict."""
+    unique = list(dict.fromkeys(worker_ids))
+    await _require_task(session, team_id, task_id)
+    found = set(
+        (
+            await session.execute(
+                sa.select(WORKER.c.id).where(WORKER.c.team_id == team_id, WORKER.c.id.in_(unique))
+            )
+        ).scalars()
+    )
+    missing = [worker_id for worker_id in unique if worker_id not in found]
+    if missing:
+        raise NotFound(f"Worker {missing[0]} not found", field="workerId")
+    taken = (
+        await session.execute(
+            sa.select(ASSIGNMENT.c.worker_id).where(
+                ASSIGNMENT.c.task_id == task_id, ASSIGNMENT.c.worker_id.in_(unique)
+            )
+        )
+    ).first()
+    if taken is not None:
+        raise Conflict(f"Worker {taken[0]} is already assigned to Task {task_id}")
+    links = [
+        TaskAssignment(team_id=team_id, task_id=task_id, worker_id=w, role=role) for w in unique
+    ]
+    session.add_all(links)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        # A concurrent assignment of the same worker committed first.
+        if is_unique_violation(exc):
+            raise Conflict(f"the worker is already assigned to Task {task_id}") from exc
+        raise
+    await audit.record(
+        session,
+        team_id=team_id,
+        actor_id=actor_id,
+        action=AuditAction.ASSIGN,
+        entity_type="TaskAssignment",
+        entries=[
+            (
+                assignment_id(task_id, link.worker_id),
+                audit.created({"task_id": task_id, "worker_id": link.worker_id, "role": role}),
+            )
+            for link in links
+        ],
+    )
+    return links
+
+
+async def unassign(
+    session: AsyncSession, *, team_id: int, actor_id: int, task_id: int, worker_id: int
+) -> None:
+    await _require_task(session, team_id, task_id)
+    deleted = (
+        await session.execute(
+            sa.delete(ASSIGNMENT)
+            .where(
+                ASSIGNMENT.c.team_id == team_id,
+                ASSIGNMENT.c.task_id == task_id,
+                ASSIGNMENT.c.worker_id == worker_id,
+            )
+            .returning(ASSIGNMENT.c.role)
+        )
+    ).first()
+    if deleted is None:
+        raise NotFound(f"Worker {worker_id} is not assigned to Task {task_id}", field="workerId")
+    await audit.record(
+        session,
+        team_id=team_id,
+        actor_id=actor_id,
+        action=AuditAction.UNASSIGN,
+        entity_type="TaskAssignment",
+        entries=[
+            (
+                assignment_id(task_id, worker_id),
+                audit.deleted({"task_id": task_id, "worker_id": worker_id, "role": deleted.role}),
+            )
+        ],
+    )
+
+
+async def _require_task(session: AsyncSession, team_id: int, task_id: int) -> None:
+    stmt = sa.select(TASK.c.id).where(TASK.c.id == task_id, TASK.c.team_id == team_id)
+    if (await session.execute(stmt)).first() is None:
+        raise NotFound(f"Task {task_id} not found", field="taskId")

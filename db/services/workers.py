@@ -1,18 +1,27 @@
 """Workers: the people and agents of a team."""
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from db.errors import NotFound
-from db.models import Worker, WorkerCreate, WorkerUpdate
+from db.errors import Conflict, NotFound
+from db.models import AuditAction, Worker, WorkerCreate, WorkerUpdate
 from db.models.worker import normalize_handle
+from db.services import audit
 from db.services.base import ServiceBase
+
+WORKER_FIELDS = ("handle", "name", "type")
+
+
+def _values(worker: Any) -> dict[str, Any]:
+    return {name: getattr(worker, name) for name in WORKER_FIELDS}
 
 
 class WorkerService(ServiceBase[Worker, WorkerCreate, WorkerUpdate]):
     model = Worker
     entity_name = "Worker"
-    conflict_message = "a worker with this handle already exists in the team"
+    conflict_message = "handle: a worker with this handle already exists in the team"
 
     async def get_by_handle(
         self, session: AsyncSession, team_id: int, handle: str
@@ -28,8 +37,62 @@ class WorkerService(ServiceBase[Worker, WorkerCreate, WorkerUpdate]):
             raise NotFound(f"no worker {normalize_handle(handle)} in this team")
         return worker
 
-    async def create(self, session: AsyncSession, team_id: int, data: WorkerCreate) -> Worker:
-        return await self._insert(session, Worker(team_id=team_id, **data.model_dump()))
+    async def create(
+        self,
+        session: AsyncSession,
+        team_id: int,
+        data: WorkerCreate,
+        *,
+        actor_id: int | None = None,
+    ) -> Worker:
+        """A new worker; audited when a worker of the team (not an operator) made it."""
+        if await self.get_by_handle(session, team_id, data.handle) is not None:
+            raise Conflict(self.conflict_message, field="handle")
+        worker = await self._insert(session, Worker(team_id=team_id, **data.model_dump()))
+        if actor_id is not None:
+            await audit.record(
+                session,
+                team_id=team_id,
+                actor_id=actor_id,
+                action=AuditAction.CREATE,
+                entity_type="Worker",
+                entries=[(str(worker.id), audit.created(_values(worker)))],
+            )
+        return worker
+
+    async def update(
+        self,
+        session: AsyncSession,
+        *,
+        team_id: int,
+        actor_id: int,
+        worker_id: int,
+        changes: dict[str, Any],
+    ) -> Worker:
+        stmt = (
+            select(Worker)
+            .where(col(Worker.id) == worker_id, col(Worker.team_id) == team_id)
+            .with_for_update()
+        )
+        worker = (await session.execute(stmt)).scalar_one_or_none()
+        if worker is None:
+            raise NotFound(f"Worker {worker_id} not found", field="id")
+        diff = audit.updated(_values(worker), changes)
+        if not diff:
+            return worker
+        renamed = "handle" in changes and changes["handle"] != worker.handle
+        if renamed and await self.get_by_handle(session, team_id, changes["handle"]) is not None:
+            raise Conflict(self.conflict_message, field="handle")
+        await self._apply(session, worker, changes)
+        await audit.record(
+            session,
+            team_id=team_id,
+            actor_id=actor_id,
+            action=AuditAction.UPDATE,
+            entity_type="Worker",
+            entries=[(str(worker_id), diff)],
+        )
+        return worker
 
 
 workers = WorkerService()

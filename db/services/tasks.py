@@ -1,0 +1,223 @@
+"""Writing tasks: placement in the team's trees, partial updates, deletes, each audited."""
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col, select
+
+from db.errors import Invalid, NotFound
+from db.models import AssignmentRole, AuditAction, Project, Task, TaskCreate
+from db.services import assignments, audit, trees
+from db.services.base import ServiceBase
+from db.services.catalog import TASK
+from db.services.locks import lock_task_tree
+
+# What a task's audit entries record.
+TASK_FIELDS = (
+    "title",
+    "description",
+    "status",
+    "priority",
+    "progress_percent",
+    "due_date",
+    "project_id",
+    "parent_id",
+)
+
+
+def snapshot(task: Any) -> dict[str, Any]:
+    return {name: getattr(task, name) for name in TASK_FIELDS}
+
+
+class TaskService(ServiceBase[Task, TaskCreate, Any]):
+    model = Task
+    entity_name = "Task"
+
+    async def get_for_update(self, session: AsyncSession, team_id: int, task_id: int) -> Task:
+        """The task, row-locked on PostgreSQL until the transaction ends."""
+        stmt = (
+            select(Task)
+            .where(col(Task.id) == task_id, col(Task.team_id) == team_id)
+            .with_for_update()
+        )
+        task = (await session.execute(stmt)).scalar_one_or_none()
+        if task is None:
+            raise NotFound(f"Task {task_id} not found", field="id")
+        return task
+
+    async def create(
+        self,
+        session: AsyncSession,
+        *,
+        team_id: int,
+        actor_id: int,
+        data: TaskCreate,
+        assignee_ids: Sequence[int] = (),
+    ) -> Task:
+        values = data.model_dump()
+        if data.parent_id is not None:
+            parent = await self._parent(session, team_id, data.parent_id)
+            if "project_id" in data.model_fields_set and data.project_id != parent.project_id:
+                raise Invalid(
+                    "projectId: a subtask lives in its parent's project; leave it out or "
+                    f"pass {parent.project_id}",
+                    field="projectId",
+                )
+            values["project_id"] = parent.project_id
+        elif data.project_id is not None:
+            await self._require_project(session, team_id, data.project_id)
+        task = await self._insert(session, Task(team_id=team_id, **values))
+        assert task.id is not None
+        await audit.record(
+            session,
+            team_id=team_id,
+            actor_id=actor_id,
+            action=AuditAction.CREATE,
+            entity_type="Task",
+            entries=[(str(task.id), audit.created(snapshot(task)))],
+        )
+        if assignee_ids:
+            await assignments.assign(
+                session,
+                team_id=team_id,
+                actor_id=actor_id,
+                task_id=task.id,
+                worker_ids=assignee_ids,
+                role=AssignmentRole.ASSIGNEE,
+            )
+        return task
+
+    async def update(
+        self,
+        session: AsyncSession,
+        *,
+        team_id: int,
+        actor_id: int,
+        task_id: int,
+        changes: dict[str, Any],
+    ) -> Task:
+        """Apply the fields given; a subtask follows its parent's project, and so do
+        the subtasks of a task that changes project."""
+        task = await self.get_for_update(session, team_id, task_id)
+        changes = dict(changes)
+        if "parent_id" in changes or "project_id" in changes:
+            changes["project_id"] = await self._placement(session, team_id, task, changes)
+        before = snapshot(task)
+        diff = audit.updated(before, {k: changes[k] for k in TASK_FIELDS if k in changes})
+        if not diff:
+            return task
+        await self._apply(session, task, changes)
+        await audit.record(
+            session,
+            team_id=team_id,
+            actor_id=actor_id,
+            action=AuditAction.UPDATE,
+            entity_type="Task",
+            entries=[(str(task_id), diff)],
+        )
+        if before["project_id"] != task.project_id:
+            await self._move_subtree(session, team_id, actor_id, task_id, before, task.project_id)
+        return task
+
+    async def delete(
+        self, session: AsyncSession, *, team_id: int, actor_id: int, task_id: int
+    ) -> list[int]:
+        """Delete the task and its subtasks (their assignments go with them).
+
+        Every deleted task gets a DELETE entry holding its last values. Returns the
+        ids deleted, the task's first.
+        """
+        task = await self.get_for_update(session, team_id, task_id)
+        below = (await trees.descendants(session, team_id, [task_id], None))[task_id]
+        doomed = [task, *below]
+        await audit.record(
+            session,
+            team_id=team_id,
+            actor_id=actor_id,
+            action=AuditAction.DELETE,
+            entity_type="Task",
+            entries=[(str(row.id), audit.deleted(snapshot(row))) for row in doomed],
+        )
+        await session.execute(sa.delete(TASK).where(TASK.c.id == task_id))
+        session.expunge(task)
+        return [row.id for row in doomed]
+
+    # -- placement ----------------------------------------------------------------------
+
+    async def _parent(self, session: AsyncSession, team_id: int, parent_id: int) -> Task:
+        parent = await self.get(session, team_id, parent_id)
+        if parent is None:
+            raise NotFound(f"parentId: Task {parent_id} not found", field="parentId")
+        return parent
+
+    async def _require_project(self, session: AsyncSession, team_id: int, project_id: int) -> None:
+        stmt = select(col(Project.id)).where(
+            col(Project.id) == project_id, col(Project.team_id) == team_id
+        )
+        if (await session.execute(stmt)).first() is None:
+            raise NotFound(f"projectId: Project {project_id} not found", field="projectId")
+
+    async def _placement(
+        self, session: AsyncSession, team_id: int, task: Task, changes: dict[str, Any]
+    ) -> int | None:
+        """The project the task ends up in, after checking the new parent and project."""
+        assert task.id is not None
+        parent_id = changes.get("parent_id", task.parent_id)
+        if parent_id is None:
+            project_id = changes.get("project_id", task.project_id)
+            if "project_id" in changes and project_id is not None:
+                await self._require_project(session, team_id, project_id)
+            return project_id
+        if "parent_id" in changes:
+            await lock_task_tree(session, team_id)
+            parent = await self._parent(session, team_id, parent_id)
+            if await trees.is_descendant_or_self(session, team_id, task.id, parent_id):
+                raise Invalid(
+                    "parentId: a task cannot move under itself or one of its subtasks",
+                    field="parentId",
+                )
+        else:
+            parent = await self._parent(session, team_id, parent_id)
+        if "project_id" in changes and changes["project_id"] != parent.project_id:
+            raise Invalid(
+                "projectId: a subtask lives in its parent's project; move the parent, "
+                "or re-parent the task",
+                field="projectId",
+            )
+        return parent.project_id
+
+    async def _move_subtree(
+        self,
+        session: AsyncSession,
+        team_id: int,
+        actor_id: int,
+        task_id: int,
+        before: dict[str, Any],
+        project_id: int | None,
+    ) -> None:
+        below = (await trees.descendants(session, team_id, [task_id], None))[task_id]
+        if not below:
+            return
+        ids = [row.id for row in below]
+        await session.execute(
+            sa.update(TASK).where(TASK.c.id.in_(ids)).values(project_id=project_id)
+        )
+        await audit.record(
+            session,
+            team_id=team_id,
+            actor_id=actor_id,
+            action=AuditAction.UPDATE,
+            entity_type="Task",
+            entries=[
+                (
+                    str(row.id),
+                    audit.updated({"project_id": row.project_id}, {"project_id": project_id}),
+                )
+                for row in below
+            ],
+        )
+
+
+tasks = TaskService()
