@@ -14,11 +14,12 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from db.engine import create_engine, create_session_factory
 from db.settings import Settings, get_settings
 from gql.context import Context, RequestSession
-from gql.errors import Code
+from gql.errors import Code, format_error
 from gql.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
 from gql.http_guard import BodyGuard
 from gql.schema import build_schema
@@ -33,6 +34,15 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(self._ide_html)
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        # Errors raised before the operation's extensions ran (a query that does not
+        # parse) have not been through OperationBoundary: every error gets its code.
+        if result.errors:
+            result.errors = [format_error(error) for error in result.errors]
+        return await super().process_result(request, result)
 
     def create_response(
         self,

@@ -82,12 +82,21 @@ class Context(BaseContext):
             return
         try:
             async with self.db.use() as session:
-                self.principal_or_none = await tokens.authenticate(
+                found = await tokens.authenticate(
                     session,
                     self.token,
                     touch_interval=timedelta(seconds=self.settings.token_touch_interval_seconds),
                 )
+            if found is None:
+                return
+            self.principal_or_none, stale = found
+            if stale:
+                # A write: in a write transaction, so concurrent requests with one token
+                # take SQLite's write lock in turn instead of failing to upgrade a read.
+                async with self.db.write() as session:
+                    await tokens.touch(session, self.principal_or_none.token_id)
         except Exception as exc:  # noqa: BLE001 (kept, and raised where a caller is needed)
+            self.principal_or_none = None
             self.auth_failure = exc
 
     @property

@@ -57,6 +57,7 @@ INTERNAL_MESSAGE = "Unexpected error."
 # PostgreSQL SQLSTATEs: query_canceled (statement_timeout), then the connection
 # and server-availability classes.
 _TIMEOUT_STATES = {"57014"}
+_RETRY_STATES = {"40001", "40P01"}  # serialization failure, deadlock
 _UNAVAILABLE_PREFIXES = ("08", "53", "57P")
 
 
@@ -81,6 +82,8 @@ def classify(exc: BaseException) -> tuple[Code, str] | None:
         sqlstate = _sqlstate(exc)
         if sqlstate in _TIMEOUT_STATES:
             return Code.TIMEOUT, TIMEOUT_MESSAGE
+        if sqlstate in _RETRY_STATES:
+            return Code.CONFLICT, "a concurrent change got in the way; retry"
         if sqlstate is not None and sqlstate.startswith("22"):  # data exception: too long, ...
             return Code.BAD_USER_INPUT, "a value does not fit its field"
         if exc.connection_invalidated or (

@@ -100,6 +100,10 @@ class TaskService(ServiceBase[Task, TaskCreate, Any]):
     ) -> Task:
         """Apply the fields given; a subtask follows its parent's project, and so do
         the subtasks of a task that changes project."""
+        if changes.get("parent_id") is not None:
+            # Before any row lock: a re-parent's FK check takes a share lock on the new
+            # parent, which a concurrent re-parent may hold while it waits for this lock.
+            await lock_task_tree(session, team_id)
         task = await self.get_for_update(session, team_id, task_id)
         changes = dict(changes)
         if "parent_id" in changes or "project_id" in changes:
@@ -171,7 +175,6 @@ class TaskService(ServiceBase[Task, TaskCreate, Any]):
                 await self._require_project(session, team_id, project_id)
             return project_id
         if "parent_id" in changes:
-            await lock_task_tree(session, team_id)
             parent = await self._parent(session, team_id, parent_id)
             if await trees.is_descendant_or_self(session, team_id, task.id, parent_id):
                 raise Invalid(

@@ -57,8 +57,8 @@ async def revoke(session: AsyncSession, token_id: int) -> None:
 
 async def authenticate(
     session: AsyncSession, secret: str, *, touch_interval: timedelta
-) -> Principal | None:
-    """The principal of a live token, or None.
+) -> tuple[Principal, bool] | None:
+    """The principal of a live token, and whether its last_used_at is due a write.
 
     The lookup is by hash through a unique index: the secret itself is never
     compared, so timing tells an attacker nothing about stored tokens.
@@ -71,9 +71,12 @@ async def authenticate(
     row = (await session.execute(stmt)).one_or_none()
     if row is None:
         return None
-    now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at >= touch_interval:
-        await session.execute(
-            update(ApiToken).where(col(ApiToken.id) == row.id).values(last_used_at=now)
-        )
-    return Principal(token_id=row.id, worker_id=row.worker_id, team_id=row.team_id)
+    stale = row.last_used_at is None or utcnow() - row.last_used_at >= touch_interval
+    return Principal(token_id=row.id, worker_id=row.worker_id, team_id=row.team_id), stale
+
+
+async def touch(session: AsyncSession, token_id: int) -> None:
+    """Record that the token was just used."""
+    await session.execute(
+        update(ApiToken).where(col(ApiToken.id) == token_id).values(last_used_at=utcnow())
+    )

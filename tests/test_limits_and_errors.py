@@ -1,0 +1,135 @@
+"""Limits reject operations before any SQL runs; unexpected failures are masked."""
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from db.engine import create_engine
+from db.statements import StatementCounter
+from gql.app import create_app
+from gql.errors import Code, classify
+from tests.conftest import settings_for
+from tests.factories import Member
+from tests.graphql_client import GraphQLClient
+
+
+@pytest.fixture
+async def strict(engine: AsyncEngine, member: Member) -> AsyncIterator[GraphQLClient]:
+    """An app with small limits, on the test database."""
+    settings = settings_for(
+        engine.url.render_as_string(False), max_depth=4, max_aliases=3, max_body_bytes=2_000
+    )
+    app = create_app(settings, engine=engine)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        yield GraphQLClient(http, member.token)
+
+
+async def _rejected_without_sql(
+    gql: GraphQLClient, statements: StatementCounter, query: str
+) -> dict[str, Any]:
+    statements.reset()
+    response = await gql(query)
+    assert response.codes and set(response.codes) == {"BAD_USER_INPUT"}, response.body
+    assert response.body.get("data") is None
+    assert statements.statements == []
+    return response.errors[0]
+
+
+async def test_depth_limit(strict: GraphQLClient, statements: StatementCounter) -> None:
+    assert (await strict("{ tasks { nodes { parent { id } } } }")).errors == []
+    error = await _rejected_without_sql(
+        strict, statements, "{ tasks { nodes { parent { parent { parent { id } } } } } }"
+    )
+    assert "depth" in error["message"]
+    through_fragments = """
+      query { tasks { nodes { ...deep } } }
+      fragment deep on Task { parent { parent { parent { id } } } }"""
+    await _rejected_without_sql(strict, statements, through_fragments)
+
+
+async def test_alias_limit_counts_aliases_inside_fragments(
+    strict: GraphQLClient, statements: StatementCounter
+) -> None:
+    assert (await strict("{ a: me { id } b: me { id } c: team { id } }")).errors == []
+    await _rejected_without_sql(
+        strict, statements, "{ a: me { id } b: me { id } c: me { id } d: me { id } }"
+    )
+    # Two aliases in a fragment, spread twice: four aliased fields in all.
+    spread = """
+      query { ...pair  me { ...pair } }
+      fragment pair on Query { x: team { id } y: team { id } }"""
+    error = await _rejected_without_sql(
+        strict,
+        statements,
+        spread.replace("me { ...pair }", "...pair2")
+        + " fragment pair2 on Query { z: team { id } w: team { id } }",
+    )
+    assert "alias" in error["message"]
+
+
+async def test_body_size_limit(strict: GraphQLClient, statements: StatementCounter) -> None:
+    statements.reset()
+    response = await strict.http.post("/graphql", json={"query": "{ me { id } }" + " " * 3_000})
+    assert response.status_code == 413
+    assert statements.statements == []
+
+
+async def test_syntax_and_unknown_fields(gql: GraphQLClient, statements: StatementCounter) -> None:
+    await _rejected_without_sql(gql, statements, "{ tasks { nodes { id }")
+    await _rejected_without_sql(gql, statements, "{ tasks { nodes { nope } } }")
+
+
+async def test_unexpected_errors_are_masked_and_logged(
+    gql: GraphQLClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from db.services import stats
+
+    async def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("secret detail: SELECT password FROM vault")
+
+    monkeypatch.setattr(stats, "task_stats", broken)
+    with caplog.at_level(logging.ERROR, logger="taskql.errors"):
+        response = await gql("{ taskStats { total } }")
+    assert response.codes == ["INTERNAL_SERVER_ERROR"]
+    assert response.errors[0]["message"] == "Unexpected error."
+    assert "secret" not in str(response.body)
+    assert "secret detail" in caplog.text
+
+
+async def test_statement_timeout_is_timeout(dialect: str, database: Any) -> None:
+    """PostgreSQL cancels a statement past TASKQL_STATEMENT_TIMEOUT_MS; clients see TIMEOUT."""
+    if dialect != "postgresql":
+        pytest.skip("the statement timeout is PostgreSQL's")
+    engine = create_engine(settings_for(database.url, statement_timeout_ms=100), poolless=True)
+    try:
+        async with engine.connect() as conn:
+            with pytest.raises(sa.exc.DBAPIError) as raised:
+                await conn.execute(sa.text("SELECT pg_sleep(2)"))
+    finally:
+        await engine.dispose()
+    assert classify(raised.value) == (Code.TIMEOUT, "the request ran past the statement timeout")
+
+
+async def test_errors_a_race_can_cause_get_codes() -> None:
+    """Driver errors that concurrent writers can provoke map to the codes of the contract."""
+
+    class Orig(Exception):
+        def __init__(self, sqlstate: str, text: str) -> None:
+            super().__init__(text)
+            self.sqlstate = sqlstate
+
+    def integrity(state: str, text: str) -> sa.exc.IntegrityError:
+        return sa.exc.IntegrityError("INSERT ...", {}, Orig(state, text))
+
+    assert classify(integrity("23505", "duplicate key"))[0] is Code.CONFLICT  # type: ignore[index]
+    assert classify(integrity("23503", "violates foreign key"))[0] is Code.NOT_FOUND  # type: ignore[index]
+    assert classify(integrity("23514", "violates check"))[0] is Code.BAD_USER_INPUT  # type: ignore[index]
+    assert classify(sa.exc.DBAPIError("x", {}, Orig("40P01", "deadlock")))[0] is Code.CONFLICT  # type: ignore[index]

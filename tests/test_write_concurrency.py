@@ -1,0 +1,90 @@
+"""Concurrent writers: every call succeeds or fails cleanly, and the audit log agrees."""
+
+import asyncio
+import itertools
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.factories import Member, add_task, add_worker
+from tests.graphql_client import GraphQLClient
+from tests.mutation_helpers import ASSIGN, CREATE_PROJECT, UPDATE_TASK, audit_rows, task_row
+
+
+async def test_twenty_concurrent_updates_of_one_task(
+    engine: AsyncEngine, member: Member, gql: GraphQLClient
+) -> None:
+    task = await add_task(engine, member, title="start")
+    writes = [{"title": f"title {i}", "progressPercent": i * 5} for i in range(20)]
+    responses = await asyncio.gather(
+        *(gql(UPDATE_TASK, {"id": str(task), "input": write}) for write in writes)
+    )
+    succeeded = [write for write, r in zip(writes, responses, strict=True) if not r.errors]
+    for response in responses:
+        assert response.status == 200
+        assert not response.errors or set(response.codes) <= {
+            "CONFLICT",
+            "SERVICE_UNAVAILABLE",
+            "TIMEOUT",
+        }
+    assert succeeded, [r.errors for r in responses]
+    final = await task_row(engine, task)
+    assert final is not None
+    assert {"title": final["title"], "progressPercent": final["progress_percent"]} in succeeded
+    updates = [r for r in await audit_rows(engine, member.team_id) if r["action"].name == "UPDATE"]
+    assert len(updates) == len(succeeded)
+    # Each entry's "before" is the "after" of the one before it: the writes were serialized.
+    for earlier, later in itertools.pairwise(updates):
+        assert later["changes"]["title"][0] == earlier["changes"]["title"][1]
+
+
+async def test_twenty_concurrent_assignments_of_one_worker(
+    engine: AsyncEngine, member: Member, gql: GraphQLClient
+) -> None:
+    task = await add_task(engine, member, title="t")
+    ada = await add_worker(engine, member, handle="@ada")
+    responses = await asyncio.gather(
+        *(gql(ASSIGN, {"t": str(task), "w": str(ada)}) for _ in range(20))
+    )
+    ok = [r for r in responses if not r.errors]
+    assert len(ok) == 1
+    assert all(r.codes == ["CONFLICT"] for r in responses if r.errors), [
+        r.errors for r in responses
+    ]
+    assigns = [r for r in await audit_rows(engine, member.team_id) if r["action"].name == "ASSIGN"]
+    assert len(assigns) == 1
+
+
+async def test_concurrent_creates_of_one_slug(
+    engine: AsyncEngine, member: Member, gql: GraphQLClient
+) -> None:
+    responses = await asyncio.gather(
+        *(gql(CREATE_PROJECT, {"input": {"name": f"P{i}", "slug": "race"}}) for i in range(10))
+    )
+    assert sum(1 for r in responses if not r.errors) == 1
+    assert all(r.codes == ["CONFLICT"] for r in responses if r.errors)
+    assert len(await audit_rows(engine, member.team_id)) == 1
+
+
+async def test_concurrent_reparents_never_make_a_cycle(
+    engine: AsyncEngine, member: Member, gql: GraphQLClient, dialect: str
+) -> None:
+    for _ in range(5):
+        a = await add_task(engine, member, title="a")
+        b = await add_task(engine, member, title="b")
+        one, two = await asyncio.gather(
+            gql(UPDATE_TASK, {"id": str(a), "input": {"parentId": str(b)}}),
+            gql(UPDATE_TASK, {"id": str(b), "input": {"parentId": str(a)}}),
+        )
+        assert sorted([bool(one.errors), bool(two.errors)]) == [False, True], (one.body, two.body)
+        loser = one if one.errors else two
+        assert loser.codes == ["BAD_USER_INPUT"]
+        rows = [await task_row(engine, a), await task_row(engine, b)]
+        assert sum(1 for row in rows if row and row["parent_id"] is not None) == 1
+
+
+@pytest.fixture
+def gql_for(http: httpx.AsyncClient) -> Any:
+    return lambda member: GraphQLClient(http, member.token)
