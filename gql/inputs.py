@@ -4,12 +4,12 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import strawberry
 from strawberry.types.unset import UNSET
 
-from db.models.enums import AssignmentRole, AuditAction, TaskPriority, TaskStatus, WorkerType
+from db.models.enums import AuditAction, TaskPriority, TaskStatus, WorkerType
 from db.services.pagination import SortKey
 from gql.ids import parse_id
 from gql.types import enums as _registered_enums  # noqa: F401  (before any input uses them)
@@ -17,49 +17,47 @@ from gql.types import enums as _registered_enums  # noqa: F401  (before any inpu
 # -- operator inputs ---------------------------------------------------------------
 
 
-@strawberry.input(description="Compare an ID. `between` takes exactly [low, high], inclusive.")
-class IDFilter:
-    eq: strawberry.ID | None = UNSET
-    ne: strawberry.ID | None = UNSET
-    gt: strawberry.ID | None = UNSET
-    gte: strawberry.ID | None = UNSET
-    lt: strawberry.ID | None = UNSET
-    lte: strawberry.ID | None = UNSET
-    in_: list[strawberry.ID] | None = strawberry.field(name="in", default=UNSET)
-    not_in: list[strawberry.ID] | None = UNSET
-    between: list[strawberry.ID] | None = UNSET
+ValueT = TypeVar("ValueT")
+EnumT = TypeVar("EnumT")
+
+
+@strawberry.input
+class Comparison(Generic[ValueT]):
+    eq: ValueT | None = UNSET
+    ne: ValueT | None = UNSET
+    gt: ValueT | None = UNSET
+    gte: ValueT | None = UNSET
+    lt: ValueT | None = UNSET
+    lte: ValueT | None = UNSET
+    in_: list[ValueT] | None = strawberry.field(name="in", default=UNSET)
+    not_in: list[ValueT] | None = UNSET
+    between: list[ValueT] | None = strawberry.field(
+        default=UNSET, description="Exactly [low, high], both included."
+    )
     is_null: bool | None = UNSET
 
 
-@strawberry.input(description="Compare an Int. `between` takes exactly [low, high], inclusive.")
-class IntFilter:
-    eq: int | None = UNSET
-    ne: int | None = UNSET
-    gt: int | None = UNSET
-    gte: int | None = UNSET
-    lt: int | None = UNSET
-    lte: int | None = UNSET
-    in_: list[int] | None = strawberry.field(name="in", default=UNSET)
-    not_in: list[int] | None = UNSET
-    between: list[int] | None = UNSET
-    is_null: bool | None = UNSET
+@strawberry.input
+class Choice(Generic[EnumT]):
+    eq: EnumT | None = UNSET
+    ne: EnumT | None = UNSET
+    in_: list[EnumT] | None = strawberry.field(name="in", default=UNSET)
+    not_in: list[EnumT] | None = UNSET
 
 
-@strawberry.input(
-    description="Compare a DateTime (an offset is required to mean anything but UTC). "
-    "`between` takes exactly [low, high], inclusive."
-)
-class DateTimeFilter:
-    eq: datetime | None = UNSET
-    ne: datetime | None = UNSET
-    gt: datetime | None = UNSET
-    gte: datetime | None = UNSET
-    lt: datetime | None = UNSET
-    lte: datetime | None = UNSET
-    in_: list[datetime] | None = strawberry.field(name="in", default=UNSET)
-    not_in: list[datetime] | None = UNSET
-    between: list[datetime] | None = UNSET
-    is_null: bool | None = UNSET
+@strawberry.input(description="Compare an ID.")
+class IDFilter(Comparison[strawberry.ID]):
+    pass
+
+
+@strawberry.input(description="Compare an Int.")
+class IntFilter(Comparison[int]):
+    pass
+
+
+@strawberry.input(description="Compare a DateTime; one without an offset is taken as UTC.")
+class DateTimeFilter(Comparison[datetime]):
+    pass
 
 
 @strawberry.input(
@@ -79,43 +77,23 @@ class StringFilter:
 
 
 @strawberry.input
-class TaskStatusFilter:
-    eq: TaskStatus | None = UNSET
-    ne: TaskStatus | None = UNSET
-    in_: list[TaskStatus] | None = strawberry.field(name="in", default=UNSET)
-    not_in: list[TaskStatus] | None = UNSET
+class TaskStatusFilter(Choice[TaskStatus]):
+    pass
 
 
 @strawberry.input
-class TaskPriorityFilter:
-    eq: TaskPriority | None = UNSET
-    ne: TaskPriority | None = UNSET
-    in_: list[TaskPriority] | None = strawberry.field(name="in", default=UNSET)
-    not_in: list[TaskPriority] | None = UNSET
+class TaskPriorityFilter(Choice[TaskPriority]):
+    pass
 
 
 @strawberry.input
-class WorkerTypeFilter:
-    eq: WorkerType | None = UNSET
-    ne: WorkerType | None = UNSET
-    in_: list[WorkerType] | None = strawberry.field(name="in", default=UNSET)
-    not_in: list[WorkerType] | None = UNSET
+class WorkerTypeFilter(Choice[WorkerType]):
+    pass
 
 
 @strawberry.input
-class AssignmentRoleFilter:
-    eq: AssignmentRole | None = UNSET
-    ne: AssignmentRole | None = UNSET
-    in_: list[AssignmentRole] | None = strawberry.field(name="in", default=UNSET)
-    not_in: list[AssignmentRole] | None = UNSET
-
-
-@strawberry.input
-class AuditActionFilter:
-    eq: AuditAction | None = UNSET
-    ne: AuditAction | None = UNSET
-    in_: list[AuditAction] | None = strawberry.field(name="in", default=UNSET)
-    not_in: list[AuditAction] | None = UNSET
+class AuditActionFilter(Choice[AuditAction]):
+    pass
 
 
 # -- where inputs -------------------------------------------------------------------
@@ -288,16 +266,7 @@ def _tree(node: Any) -> dict[str, Any]:
 
 
 def _is_operator_input(value: object) -> bool:
-    return isinstance(
-        value,
-        IntFilter
-        | StringFilter
-        | TaskStatusFilter
-        | TaskPriorityFilter
-        | WorkerTypeFilter
-        | AssignmentRoleFilter
-        | AuditActionFilter,
-    )
+    return isinstance(value, Comparison | Choice | StringFilter)
 
 
 def _operators(node: Any, convert: Any) -> dict[str, Any]:

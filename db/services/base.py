@@ -38,6 +38,22 @@ class ServiceBase(Generic[ModelT, CreateT, UpdateT]):
             raise NotFound(f"{self.entity_name} {id_} not found")
         return row
 
+    async def get_locked(self, session: AsyncSession, team_id: int, id_: int) -> ModelT:
+        """The row, locked against concurrent writers until the transaction ends
+        (FOR UPDATE on PostgreSQL; SQLite's write transactions already run one at a time)."""
+        stmt = (
+            select(self.model)
+            .where(
+                self.model.id == id_,  # type: ignore[attr-defined]
+                self.model.team_id == team_id,  # type: ignore[attr-defined]
+            )
+            .with_for_update()
+        )
+        row = (await session.execute(stmt)).scalar_one_or_none()
+        if row is None:
+            raise NotFound(f"{self.entity_name} {id_} not found", field="id")
+        return row
+
     async def get_many(
         self, session: AsyncSession, team_id: int, ids: Sequence[int]
     ) -> dict[int, ModelT]:

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
-from db.errors import Conflict, NotFound
+from db.errors import Conflict
 from db.models import AuditAction, Project, ProjectCreate, ProjectUpdate
 from db.services import audit
 from db.services.base import ServiceBase
@@ -49,7 +49,7 @@ class ProjectService(ServiceBase[Project, ProjectCreate, ProjectUpdate]):
         project_id: int,
         changes: dict[str, Any],
     ) -> Project:
-        project = await self._locked(session, team_id, project_id)
+        project = await self.get_locked(session, team_id, project_id)
         diff = audit.updated(_values(project), changes)
         if not diff:
             return project
@@ -70,7 +70,7 @@ class ProjectService(ServiceBase[Project, ProjectCreate, ProjectUpdate]):
         self, session: AsyncSession, *, team_id: int, actor_id: int, project_id: int
     ) -> None:
         """Delete the project and every task in it; each gets a DELETE audit entry."""
-        project = await self._locked(session, team_id, project_id)
+        project = await self.get_locked(session, team_id, project_id)
         tasks = (
             await session.execute(sa.select(TASK).where(TASK.c.project_id == project_id))
         ).all()
@@ -92,17 +92,6 @@ class ProjectService(ServiceBase[Project, ProjectCreate, ProjectUpdate]):
         )
         await session.execute(sa.delete(PROJECT).where(PROJECT.c.id == project_id))
         session.expunge(project)
-
-    async def _locked(self, session: AsyncSession, team_id: int, project_id: int) -> Project:
-        stmt = (
-            select(Project)
-            .where(col(Project.id) == project_id, col(Project.team_id) == team_id)
-            .with_for_update()
-        )
-        project = (await session.execute(stmt)).scalar_one_or_none()
-        if project is None:
-            raise NotFound(f"Project {project_id} not found", field="id")
-        return project
 
     async def _require_free_slug(self, session: AsyncSession, team_id: int, slug: str) -> None:
         stmt = select(col(Project.id)).where(

@@ -35,18 +35,6 @@ class TaskService(ServiceBase[Task, TaskCreate, Any]):
     model = Task
     entity_name = "Task"
 
-    async def get_for_update(self, session: AsyncSession, team_id: int, task_id: int) -> Task:
-        """The task, row-locked on PostgreSQL until the transaction ends."""
-        stmt = (
-            select(Task)
-            .where(col(Task.id) == task_id, col(Task.team_id) == team_id)
-            .with_for_update()
-        )
-        task = (await session.execute(stmt)).scalar_one_or_none()
-        if task is None:
-            raise NotFound(f"Task {task_id} not found", field="id")
-        return task
-
     async def create(
         self,
         session: AsyncSession,
@@ -104,7 +92,7 @@ class TaskService(ServiceBase[Task, TaskCreate, Any]):
             # Before any row lock: a re-parent's FK check takes a share lock on the new
             # parent, which a concurrent re-parent may hold while it waits for this lock.
             await lock_task_tree(session, team_id)
-        task = await self.get_for_update(session, team_id, task_id)
+        task = await self.get_locked(session, team_id, task_id)
         changes = dict(changes)
         if "parent_id" in changes or "project_id" in changes:
             changes["project_id"] = await self._placement(session, team_id, task, changes)
@@ -133,7 +121,7 @@ class TaskService(ServiceBase[Task, TaskCreate, Any]):
         Every deleted task gets a DELETE entry holding its last values. Returns the
         ids deleted, the task's first.
         """
-        task = await self.get_for_update(session, team_id, task_id)
+        task = await self.get_locked(session, team_id, task_id)
         below = (await trees.descendants(session, team_id, [task_id], None))[task_id]
         doomed = [task, *below]
         await audit.record(

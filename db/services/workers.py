@@ -69,14 +69,7 @@ class WorkerService(ServiceBase[Worker, WorkerCreate, WorkerUpdate]):
         worker_id: int,
         changes: dict[str, Any],
     ) -> Worker:
-        stmt = (
-            select(Worker)
-            .where(col(Worker.id) == worker_id, col(Worker.team_id) == team_id)
-            .with_for_update()
-        )
-        worker = (await session.execute(stmt)).scalar_one_or_none()
-        if worker is None:
-            raise NotFound(f"Worker {worker_id} not found", field="id")
+        worker = await self.get_locked(session, team_id, worker_id)
         diff = audit.updated(_values(worker), changes)
         if not diff:
             return worker
