@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
@@ -100,32 +101,80 @@ async def child_pages(
     keys: Sequence[SortKey],
     win: Window,
 ) -> dict[int, Page]:
-    """The first page of children of every parent, in one statement (row_number per parent)."""
+    """The first page of children of every parent, in one statement."""
     table = entity.table
     sortable = entity.sortable
-    rank = sa.func.row_number().over(
-        partition_by=partition.key, order_by=order_clauses(sortable, table, keys)
-    )
-    inner = (
-        sa.select(table, partition.key.label(PARENT_KEY), rank.label(RANK))
-        .select_from(partition.join if partition.join is not None else table)
-        .where(scoped(entity, team_id, where), partition.key.in_(list(parent_ids)))
-    )
+    conditions = [scoped(entity, team_id, where)]
     if win.after is not None:
         values = decode_cursor(sortable, keys, win.after)
-        inner = inner.where(seek(sortable, table, keys, values, after=True))
-    ranked = inner.subquery("ranked")
-    stmt = (
-        sa.select(ranked)
-        .where(ranked.c[RANK] <= win.size + 1)
-        .order_by(ranked.c[PARENT_KEY], ranked.c[RANK])
-    )
+        conditions.append(seek(sortable, table, keys, values, after=True))
+    source = partition.join if partition.join is not None else table
+    order = order_clauses(sortable, table, keys)
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = _lateral_pages(table, source, partition, parent_ids, conditions, order, win)
+    else:
+        stmt = _ranked_pages(table, source, partition, parent_ids, conditions, order, win)
     grouped: dict[int, list[Any]] = defaultdict(list)
     for row in (await session.execute(stmt)).all():
         grouped[row._mapping[PARENT_KEY]].append(row)
     return {
         parent: make_page(grouped.get(parent, []), sortable, keys, win) for parent in parent_ids
     }
+
+
+def _lateral_pages(
+    table: sa.Table,
+    source: Any,
+    partition: Partition,
+    parent_ids: Sequence[int],
+    conditions: list[Condition],
+    order: list[Any],
+    win: Window,
+) -> sa.Select[Any]:
+    """PostgreSQL: per parent, an index probe that stops after the page (LATERAL ... LIMIT),
+    however many children the parent has."""
+    parents = (
+        sa.func.unnest(sa.literal(list(parent_ids), ARRAY(sa.Integer)))
+        .table_valued("parent_id")
+        .render_derived(name="parents")
+    )
+    page = (
+        sa.select(table, sa.func.row_number().over(order_by=order).label(RANK))
+        .select_from(source)
+        .where(partition.key == parents.c.parent_id, *conditions)
+        .order_by(*order)
+        .limit(win.size + 1)
+        .lateral("page")
+    )
+    return (
+        sa.select(page, parents.c.parent_id.label(PARENT_KEY))
+        .select_from(parents.join(page, sa.true()))
+        .order_by(parents.c.parent_id, page.c[RANK])
+    )
+
+
+def _ranked_pages(
+    table: sa.Table,
+    source: Any,
+    partition: Partition,
+    parent_ids: Sequence[int],
+    conditions: list[Condition],
+    order: list[Any],
+    win: Window,
+) -> sa.Select[Any]:
+    """SQLite (no LATERAL): number the children of each parent and keep the first ones."""
+    rank = sa.func.row_number().over(partition_by=partition.key, order_by=order)
+    ranked = (
+        sa.select(table, partition.key.label(PARENT_KEY), rank.label(RANK))
+        .select_from(source)
+        .where(partition.key.in_(list(parent_ids)), *conditions)
+        .subquery("ranked")
+    )
+    return (
+        sa.select(ranked)
+        .where(ranked.c[RANK] <= win.size + 1)
+        .order_by(ranked.c[PARENT_KEY], ranked.c[RANK])
+    )
 
 
 async def child_counts(
