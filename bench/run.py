@@ -238,6 +238,7 @@ def main() -> None:
         "--admin-url", default=os.environ.get("TEST_DATABASE_URL", DEFAULT_ADMIN_URL)
     )
     parser.add_argument("--database", default="taskql_bench")
+    parser.add_argument("--only", nargs="+", choices=list(QUERIES), help="run these queries only")
     parser.add_argument(
         "--reuse", action="store_true", help="keep the database of the last run instead of seeding"
     )
@@ -259,6 +260,8 @@ def main() -> None:
             f" {'req/s':>8} {'errors':>6}"
         )
         for name, (document, var_name) in QUERIES.items():
+            if args.only and name not in args.only:
+                continue
             payload = {"query": document, "variables": values.get(var_name or "", {})}
             drive(port, token, payload, 1, 1.0)  # warm-up: pool, caches
             for concurrency in args.concurrency:

@@ -1,5 +1,6 @@
 """The FastAPI application: /graphql (GraphiQL on GET), /healthz and /readyz."""
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -66,6 +67,16 @@ def _has_code(data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], code: Code)
     )
 
 
+def tune_garbage_collector() -> None:
+    """A request allocates thousands of short-lived objects; with the default thresholds the
+    collector runs every few hundred and, in its oldest generation, walks every long-lived
+    object (the schema, SQLAlchemy's caches). Freezing what exists at start-up and
+    collecting less often cuts the latency tail (see docs/performance.md)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+
+
 def bearer_token(connection: HTTPConnection) -> str | None:
     header = connection.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
@@ -83,6 +94,7 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         owned = engine is None
         app.state.engine = engine or create_engine(settings)
         app.state.session_factory = create_session_factory(app.state.engine)
+        tune_garbage_collector()
         try:
             yield
         finally:

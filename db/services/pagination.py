@@ -243,9 +243,17 @@ def _leading_bound(column: Any, desc: bool, nullable: bool, value: Any, after: b
 @dataclass
 class Page:
     rows: list[Any]
-    cursors: list[str]
     has_next: bool
     has_previous: bool
+    sortable: Sortable
+    keys: Sequence[SortKey]
+
+    def cursor(self, index: int) -> str:
+        """The cursor of a row, made only when a client asks for it."""
+        row = self.rows[index]
+        return encode_cursor(
+            self.sortable, self.keys, sort_values(self.sortable, self.keys, row._mapping)
+        )
 
 
 def apply_window(
@@ -272,14 +280,10 @@ def apply_window(
 def make_page(
     rows: Sequence[Any], sortable: Sortable, keys: Sequence[SortKey], win: Window
 ) -> Page:
-    """Trim the extra row, restore forward order and cursor every row."""
+    """Trim the extra row and restore forward order."""
     more = len(rows) > win.size
     rows = list(rows[: win.size])
     if win.backward:
         rows.reverse()
-    cursors = [
-        encode_cursor(sortable, keys, sort_values(sortable, keys, row._mapping)) for row in rows
-    ]
-    if win.backward:
-        return Page(rows, cursors, has_next=win.before is not None, has_previous=more)
-    return Page(rows, cursors, has_next=more, has_previous=win.after is not None)
+        return Page(rows, win.before is not None, more, sortable, keys)
+    return Page(rows, more, win.after is not None, sortable, keys)

@@ -1,6 +1,6 @@
 """Cursor connections: edges, nodes, pageInfo and a totalCount that costs nothing unless asked."""
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 import strawberry
@@ -14,14 +14,26 @@ NodeT = TypeVar("NodeT")
 class PageInfo:
     has_next_page: bool
     has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    page: strawberry.Private[Page]
+
+    @strawberry.field
+    def start_cursor(self) -> str | None:
+        return self.page.cursor(0) if self.page.rows else None
+
+    @strawberry.field
+    def end_cursor(self) -> str | None:
+        return self.page.cursor(-1) if self.page.rows else None
 
 
 @strawberry.type
 class Edge(Generic[NodeT]):
-    cursor: str
     node: NodeT
+    page: strawberry.Private[Page]
+    index: strawberry.Private[int]
+
+    @strawberry.field
+    def cursor(self) -> str:
+        return self.page.cursor(self.index)
 
 
 @strawberry.type
@@ -41,17 +53,10 @@ def connection(
 ) -> Connection[NodeT]:
     nodes = [to_node(row) for row in page.rows]
     return Connection(
-        edges=[Edge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)],
+        edges=[Edge(node=node, page=page, index=i) for i, node in enumerate(nodes)],
         nodes=nodes,
-        page_info=_page_info(page.cursors, page),
+        page_info=PageInfo(
+            has_next_page=page.has_next, has_previous_page=page.has_previous, page=page
+        ),
         count=count,
-    )
-
-
-def _page_info(cursors: Sequence[str], page: Page) -> PageInfo:
-    return PageInfo(
-        has_next_page=page.has_next,
-        has_previous_page=page.has_previous,
-        start_cursor=cursors[0] if cursors else None,
-        end_cursor=cursors[-1] if cursors else None,
     )
