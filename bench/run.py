@@ -176,7 +176,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
+def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DATABASE_URL": url, "TASKQL_POOL_SIZE": "20"}
     taskql = Path(sys.executable).with_name("taskql")
     server = subprocess.Popen(
@@ -238,6 +238,7 @@ def main() -> None:
         "--admin-url", default=os.environ.get("TEST_DATABASE_URL", DEFAULT_ADMIN_URL)
     )
     parser.add_argument("--database", default="taskql_bench")
+    parser.add_argument("--server-workers", type=int, default=1, help="taskql serve --workers")
     parser.add_argument("--only", nargs="+", choices=list(QUERIES), help="run these queries only")
     parser.add_argument(
         "--reuse", action="store_true", help="keep the database of the last run instead of seeding"
@@ -253,7 +254,7 @@ def main() -> None:
         token = asyncio.run(seed(url, args.tasks, args.workers, args.projects))
     values = asyncio.run(variables_for(url, token))
     port = free_port()
-    server = start_server(url, port)
+    server = start_server(url, port, args.server_workers)
     try:
         print(
             f"{'query':<28} {'conc':>4} {'stmts':>5} {'p50 ms':>8} {'p99 ms':>8}"

@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="apply migrations and serve /graphql")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers", type=int, default=1, help="server processes (each with its own pool)"
+    )
     serve.set_defaults(run=_serve)
 
     mig = commands.add_parser("migrate", help="upgrade the database to the newest schema")
@@ -272,6 +275,8 @@ def _seed(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> None:
+    if args.workers < 1:
+        raise CliError("--workers must be at least 1")
     import uvicorn
 
     from gql.app import create_app
@@ -302,7 +307,18 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         print(demo_token[0], flush=True)
     else:
         print(f"serving GraphQL at {url}", flush=True)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    if args.workers == 1:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    else:
+        # Each process builds its own app (and engine) from the same environment.
+        uvicorn.run(
+            "gql.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="info",
+        )
 
 
 def _is_embedded_default(settings: Settings) -> bool:

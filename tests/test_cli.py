@@ -104,6 +104,8 @@ async def test_team_worker_token_lifecycle(
         ["worker", "create", "--team", "nope", "--handle", "@a", "--name", "A", "--type", "robot"],
         ["token", "revoke", "not-a-number"],
         ["seed"],
+        ["serve", "--workers", "0"],
+        ["serve", "--port", "http"],
         ["frobnicate"],
     ],
 )
