@@ -4,7 +4,6 @@ Services take the session first, flush to get ids and never commit: the
 operation that calls them owns the transaction.
 """
 
-from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.exc import IntegrityError
@@ -25,45 +24,23 @@ class ServiceBase(Generic[ModelT, CreateT, UpdateT]):
     # What a duplicate means to the client, for models with a uniqueness rule.
     conflict_message: str = "already exists"
 
-    async def get(self, session: AsyncSession, team_id: int, id_: int) -> ModelT | None:
-        stmt = select(self.model).where(
+    def _by_id(self, team_id: int, id_: int) -> Any:
+        return select(self.model).where(
             self.model.id == id_,  # type: ignore[attr-defined]
             self.model.team_id == team_id,  # type: ignore[attr-defined]
         )
-        return (await session.execute(stmt)).scalar_one_or_none()
 
-    async def get_or_raise(self, session: AsyncSession, team_id: int, id_: int) -> ModelT:
-        row = await self.get(session, team_id, id_)
-        if row is None:
-            raise NotFound(f"{self.entity_name} {id_} not found")
-        return row
+    async def get(self, session: AsyncSession, team_id: int, id_: int) -> ModelT | None:
+        return (await session.execute(self._by_id(team_id, id_))).scalar_one_or_none()
 
     async def get_locked(self, session: AsyncSession, team_id: int, id_: int) -> ModelT:
         """The row, locked against concurrent writers until the transaction ends
         (FOR UPDATE on PostgreSQL; SQLite's write transactions already run one at a time)."""
-        stmt = (
-            select(self.model)
-            .where(
-                self.model.id == id_,  # type: ignore[attr-defined]
-                self.model.team_id == team_id,  # type: ignore[attr-defined]
-            )
-            .with_for_update()
-        )
+        stmt = self._by_id(team_id, id_).with_for_update()
         row = (await session.execute(stmt)).scalar_one_or_none()
         if row is None:
             raise NotFound(f"{self.entity_name} {id_} not found", field="id")
         return row
-
-    async def get_many(
-        self, session: AsyncSession, team_id: int, ids: Sequence[int]
-    ) -> dict[int, ModelT]:
-        if not ids:
-            return {}
-        stmt = select(self.model).where(
-            self.model.id.in_(ids),  # type: ignore[attr-defined]
-            self.model.team_id == team_id,  # type: ignore[attr-defined]
-        )
-        return {row.id: row for row in (await session.execute(stmt)).scalars()}  # type: ignore[attr-defined]
 
     async def _insert(self, session: AsyncSession, row: ModelT) -> ModelT:
         session.add(row)
