@@ -111,6 +111,13 @@ class Context(BaseContext):
             )
         return self.principal_or_none
 
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[tuple[AsyncSession, Principal]]:
+        """The write session and the caller, checked before any write lock is taken."""
+        principal = self.principal
+        async with self.db.write() as session:
+            yield session, principal
+
     @property
     def team_id(self) -> int:
         return self.principal.team_id

@@ -71,9 +71,9 @@ class Mutation:
     ) -> ProjectObject:
         ctx = info.context
         data = ProjectCreate.model_validate(given(input))
-        async with ctx.db.write() as session:
+        async with ctx.writing() as (session, me):
             row = await projects.create(
-                session, team_id=ctx.team_id, actor_id=ctx.principal.worker_id, data=data
+                session, team_id=me.team_id, actor_id=me.worker_id, data=data
             )
         return project_from_row(row)
 
@@ -83,11 +83,11 @@ class Mutation:
     ) -> ProjectObject:
         ctx = info.context
         changes = _changes(ProjectUpdate, input)
-        async with ctx.db.write() as session:
+        async with ctx.writing() as (session, me):
             row = await projects.update(
                 session,
-                team_id=ctx.team_id,
-                actor_id=ctx.principal.worker_id,
+                team_id=me.team_id,
+                actor_id=me.worker_id,
                 project_id=parse_id(id),
                 changes=changes,
             )
@@ -97,11 +97,11 @@ class Mutation:
     async def delete_project(self, info: Info[Context, None], id: strawberry.ID) -> strawberry.ID:
         ctx = info.context
         project_id = parse_id(id)
-        async with ctx.db.write() as session:
+        async with ctx.writing() as (session, me):
             await projects.delete(
                 session,
-                team_id=ctx.team_id,
-                actor_id=ctx.principal.worker_id,
+                team_id=me.team_id,
+                actor_id=me.worker_id,
                 project_id=project_id,
             )
         return strawberry.ID(str(project_id))
@@ -112,8 +112,8 @@ class Mutation:
     ) -> WorkerObject:
         ctx = info.context
         data = WorkerCreate.model_validate(given(input))
-        async with ctx.db.write() as session:
-            row = await workers.create(session, ctx.team_id, data, actor_id=ctx.principal.worker_id)
+        async with ctx.writing() as (session, me):
+            row = await workers.create(session, me.team_id, data, actor_id=me.worker_id)
         return worker_from_row(row)
 
     @strawberry.mutation(description="Fields left out of the input are unchanged.")
@@ -122,11 +122,11 @@ class Mutation:
     ) -> WorkerObject:
         ctx = info.context
         changes = _changes(WorkerUpdate, input)
-        async with ctx.db.write() as session:
+        async with ctx.writing() as (session, me):
             row = await workers.update(
                 session,
-                team_id=ctx.team_id,
-                actor_id=ctx.principal.worker_id,
+                team_id=me.team_id,
+                actor_id=me.worker_id,
                 worker_id=parse_id(id),
                 changes=changes,
             )
@@ -136,11 +136,11 @@ class Mutation:
     async def create_task(self, info: Info[Context, None], input: CreateTaskInput) -> TaskObject:
         ctx = info.context
         data, assignee_ids = _task_create(input)
-        async with ctx.db.write() as session:
+        async with ctx.writing() as (session, me):
             row = await tasks.create(
                 session,
-                team_id=ctx.team_id,
-                actor_id=ctx.principal.worker_id,
+                team_id=me.team_id,
+                actor_id=me.worker_id,
                 data=data,
                 assignee_ids=assignee_ids,
             )
@@ -152,14 +152,14 @@ class Mutation:
     ) -> list[TaskObject]:
         ctx = info.context
         created = []
-        async with ctx.db.write() as session:
+        async with ctx.writing() as (session, me):
             for index, item in enumerate(input):
                 with _naming_item(index):
                     data, assignee_ids = _task_create(item)
                     row = await tasks.create(
                         session,
-                        team_id=ctx.team_id,
-                        actor_id=ctx.principal.worker_id,
+                        team_id=me.team_id,
+                        actor_id=me.worker_id,
                         data=data,
                         assignee_ids=assignee_ids,
                     )
@@ -172,11 +172,11 @@ class Mutation:
     ) -> TaskObject:
         ctx = info.context
         changes = _changes(TaskUpdate, input)
-        async with ctx.db.write() as session:
+        async with ctx.writing() as (session, me):
             row = await tasks.update(
                 session,
-                team_id=ctx.team_id,
-                actor_id=ctx.principal.worker_id,
+                team_id=me.team_id,
+                actor_id=me.worker_id,
                 task_id=parse_id(id),
                 changes=changes,
             )
@@ -186,10 +186,8 @@ class Mutation:
     async def delete_task(self, info: Info[Context, None], id: strawberry.ID) -> strawberry.ID:
         ctx = info.context
         task_id = parse_id(id)
-        async with ctx.db.write() as session:
-            await tasks.delete(
-                session, team_id=ctx.team_id, actor_id=ctx.principal.worker_id, task_id=task_id
-            )
+        async with ctx.writing() as (session, me):
+            await tasks.delete(session, team_id=me.team_id, actor_id=me.worker_id, task_id=task_id)
         return strawberry.ID(str(task_id))
 
     @strawberry.mutation(description="Assigning a worker already on the task is a CONFLICT.")
@@ -201,11 +199,11 @@ class Mutation:
         role: AssignmentRole = AssignmentRole.ASSIGNEE,
     ) -> TaskAssignmentObject:
         ctx = info.context
-        async with ctx.db.write() as session:
+        async with ctx.writing() as (session, me):
             (link,) = await assignments.assign(
                 session,
-                team_id=ctx.team_id,
-                actor_id=ctx.principal.worker_id,
+                team_id=me.team_id,
+                actor_id=me.worker_id,
                 task_id=parse_id(task_id, field="taskId"),
                 worker_ids=[parse_id(worker_id, field="workerId")],
                 role=role,
@@ -218,11 +216,11 @@ class Mutation:
     ) -> TaskObject:
         ctx = info.context
         task = parse_id(task_id, field="taskId")
-        async with ctx.db.write() as session:
+        async with ctx.writing() as (session, me):
             await assignments.unassign(
                 session,
-                team_id=ctx.team_id,
-                actor_id=ctx.principal.worker_id,
+                team_id=me.team_id,
+                actor_id=me.worker_id,
                 task_id=task,
                 worker_id=parse_id(worker_id, field="workerId"),
             )

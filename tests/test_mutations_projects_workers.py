@@ -112,3 +112,14 @@ async def test_workers(engine: AsyncEngine, member: Member, gql: GraphQLClient) 
         for r in await audit_rows(engine, member.team_id)
     ]
     assert log == [("CREATE", "Worker", bot["id"]), ("UPDATE", "Worker", bot["id"])]
+
+
+async def test_mutations_need_a_token(
+    engine: AsyncEngine, member: Member, gql: GraphQLClient
+) -> None:
+    for token in (None, "tq_" + "n" * 43):
+        response = await gql(
+            CREATE_PROJECT, {"input": {"name": "Site", "slug": "site"}}, token=token
+        )
+        assert response.codes == ["UNAUTHENTICATED"]
+    assert await count_rows(engine, PROJECT, member.team_id) == 0

@@ -110,7 +110,7 @@ class TaskService(ServiceBase[Task, TaskCreate, Any]):
             entries=[(str(task_id), diff)],
         )
         if before["project_id"] != task.project_id:
-            await self._move_subtree(session, team_id, actor_id, task_id, before, task.project_id)
+            await self._move_subtree(session, team_id, actor_id, task_id, task.project_id)
         return task
 
     async def delete(
@@ -185,9 +185,9 @@ class TaskService(ServiceBase[Task, TaskCreate, Any]):
         team_id: int,
         actor_id: int,
         task_id: int,
-        before: dict[str, Any],
         project_id: int | None,
     ) -> None:
+        """Every subtask below follows the task into its new project, each audited."""
         below = (await trees.descendants(session, team_id, [task_id], None))[task_id]
         if not below:
             return
