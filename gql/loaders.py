@@ -1,7 +1,7 @@
 """The per-request DataLoader registry.
 
-Built for every request inside the async context getter, so a loader's cache
-lives exactly as long as its request (and binds to the running loop). Every
+Built for each request once its caller is known (Context.loaders), so a loader's
+cache lives exactly as long as its request and binds to the running loop. Every
 relationship field goes through here: all keys asked for in one tick of the
 event loop become one SQL statement.
 """
@@ -45,11 +45,16 @@ def _lists(
     return {key: [convert(row) for row in rows] for key, rows in found.items()}
 
 
+# Both drivers cap the parameters of one statement (asyncpg and SQLite at 32,767); past
+# this many keys a batch splits, which only very large responses ever reach.
+MAX_BATCH = 10_000
+
+
 class BatchLoader(DataLoader[KeyT, ValueT], Generic[KeyT, ValueT]):
     """One statement for all keys of a tick, under the request's session lock."""
 
     def __init__(self, db: RequestSession, fetch: Fetch[KeyT, ValueT], missing: ValueT) -> None:
-        super().__init__()
+        super().__init__(max_batch_size=MAX_BATCH)
         self._db = db
         self._fetch = fetch
         self._missing = missing

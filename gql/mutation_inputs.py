@@ -11,6 +11,7 @@ from typing import Any
 import strawberry
 from strawberry.types.unset import UNSET
 
+from db.errors import Invalid
 from db.models.enums import TaskPriority, TaskStatus, WorkerType
 from gql.ids import parse_id, parse_optional_id
 from gql.types import enums as _registered_enums  # noqa: F401  (before any input uses them)
@@ -32,7 +33,12 @@ def given(input_: object) -> dict[str, Any]:
     return out
 
 
+MAX_IDS = 100
+
+
 def id_list(values: list[strawberry.ID] | None, *, field: str) -> list[int]:
+    if values and len(values) > MAX_IDS:
+        raise Invalid(f"{field}: at most {MAX_IDS} ids", field=field)
     return [parse_id(value, field=field) for value in values or []]
 
 

@@ -48,6 +48,10 @@ def _task_create(input_: CreateTaskInput) -> tuple[TaskCreate, list[int]]:
     return TaskCreate.model_validate(values), assignee_ids
 
 
+# One transaction should stay short; clients split larger imports.
+MAX_BATCH_INPUTS = 500
+
+
 @contextmanager
 def _naming_item(index: int) -> Iterator[None]:
     """Errors of one input of a list say which one: `input[3]: title: ...`."""
@@ -151,6 +155,8 @@ class Mutation:
         self, info: Info[Context, None], input: list[CreateTaskInput]
     ) -> list[TaskObject]:
         ctx = info.context
+        if len(input) > MAX_BATCH_INPUTS:
+            raise Invalid(f"input: at most {MAX_BATCH_INPUTS} tasks per call", field="input")
         created = []
         async with ctx.writing() as (session, me):
             for index, item in enumerate(input):

@@ -133,3 +133,20 @@ async def test_errors_a_race_can_cause_get_codes() -> None:
     assert classify(integrity("23503", "violates foreign key"))[0] is Code.NOT_FOUND  # type: ignore[index]
     assert classify(integrity("23514", "violates check"))[0] is Code.BAD_USER_INPUT  # type: ignore[index]
     assert classify(sa.exc.DBAPIError("x", {}, Orig("40P01", "deadlock")))[0] is Code.CONFLICT  # type: ignore[index]
+
+
+async def test_list_arguments_are_bounded(gql: GraphQLClient, statements: StatementCounter) -> None:
+    many = [str(i) for i in range(1, 1_002)]
+    response = await gql(
+        "query ($ids: [ID!]) { tasks(where: {id: {in: $ids}}) { totalCount } }", {"ids": many}
+    )
+    assert response.codes == ["BAD_USER_INPUT"] and "at most 1000" in response.errors[0]["message"]
+    create_many = "mutation ($input: [CreateTaskInput!]!) { createTasks(input: $input) { id } }"
+    response = await gql(create_many, {"input": [{"title": f"t{i}"} for i in range(501)]})
+    assert response.codes == ["BAD_USER_INPUT"]
+    response = await gql(
+        'mutation ($ids: [ID!]) { createTask(input: {title: "t", assigneeIds: $ids}) { id } }',
+        {"ids": many[:101]},
+    )
+    assert response.codes == ["BAD_USER_INPUT"]
+    assert (await gql("{ tasks { totalCount } }")).data == {"tasks": {"totalCount": 0}}

@@ -22,6 +22,8 @@ STRING_OPS = {"eq", "ne", "in", "not_in", "like", "ilike", "contains", "starts_w
 ENUM_OPS = {"eq", "ne", "in", "not_in"}
 _OPS_BY_KIND = {"comparable": COMPARISONS, "string": STRING_OPS, "enum": ENUM_OPS}
 _LIKE_ESCAPE = "\\"
+# Drivers cap the parameters of a statement; a filter has no business near that.
+MAX_LIST_VALUES = 1_000
 
 # (outer table, team id, condition on the related table's alias) -> condition on outer
 RelationBuilder = Callable[[FromClause, int, Callable[[FromClause], Condition]], Condition]
@@ -96,6 +98,8 @@ def _field(column: Any, kind: str, name: str, ops: Mapping[str, Any]) -> list[Co
                 f"{name}.{_camel(op)}: null is not a value to compare with; use isNull",
                 field=name,
             )
+        if isinstance(value, list) and len(value) > MAX_LIST_VALUES:
+            raise Invalid(f"{name}.{_camel(op)}: at most {MAX_LIST_VALUES} values", field=name)
         out.append(_operator(column, name, op, value))
     return out
 
