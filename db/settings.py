@@ -36,6 +36,8 @@ class Settings(BaseSettings):
 
     max_page_size: int = Field(default=100, ge=1, validation_alias="TASKQL_MAX_PAGE_SIZE")
     max_depth: int = Field(default=12, ge=1, validation_alias="TASKQL_MAX_DEPTH")
+    # The most rows one operation may ask for through its connections (gql/cost.py).
+    max_rows: int = Field(default=50_000, ge=1, validation_alias="TASKQL_MAX_ROWS")
     max_aliases: int = Field(default=50, ge=1, validation_alias="TASKQL_MAX_ALIASES")
     max_body_bytes: int = Field(default=1_048_576, ge=1, validation_alias="TASKQL_MAX_BODY_BYTES")
     introspection: bool = Field(default=True, validation_alias="TASKQL_INTROSPECTION")

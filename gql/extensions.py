@@ -2,11 +2,13 @@
 
 from collections.abc import AsyncIterator
 
+from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from gql.context import Context
-from gql.errors import format_error
+from gql.cost import estimated_rows
+from gql.errors import Code, format_error
 
 
 class OperationBoundary(SchemaExtension):
@@ -19,9 +21,28 @@ class OperationBoundary(SchemaExtension):
     """
 
     async def on_execute(self) -> AsyncIterator[None]:
-        # Parsing and validation passed: now the caller is worth a database lookup.
-        context = self.execution_context.context
-        if isinstance(context, Context):
+        execution = self.execution_context
+        context = execution.context
+        if isinstance(context, Context) and execution.graphql_document is not None:
+            limit = context.settings.max_rows
+            rows = estimated_rows(
+                execution.graphql_document, execution.operation_name, execution.variables
+            )
+            if rows > limit:
+                # A result set here means graphql-core never runs, so no SQL either.
+                execution.result = GraphQLExecutionResult(
+                    data=None,
+                    errors=[
+                        GraphQLError(
+                            f"the operation may return {rows} rows; the limit is {limit}: "
+                            "ask for smaller pages",
+                            extensions={"code": Code.BAD_USER_INPUT.value},
+                        )
+                    ],
+                )
+                yield
+                return
+            # Parsing and validation passed: now the caller is worth a database lookup.
             await context.authenticate()
         yield
 

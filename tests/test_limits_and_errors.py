@@ -150,3 +150,34 @@ async def test_list_arguments_are_bounded(gql: GraphQLClient, statements: Statem
     )
     assert response.codes == ["BAD_USER_INPUT"]
     assert (await gql("{ tasks { totalCount } }")).data == {"tasks": {"totalCount": 0}}
+
+
+async def test_multiplied_pages_are_refused_before_sql(
+    gql: GraphQLClient, statements: StatementCounter
+) -> None:
+    huge = """{ projects(first: 100) { nodes { tasks(first: 100) { nodes {
+        subtasks(first: 100) { nodes { id } } } } } } }"""
+    statements.reset()
+    response = await gql(huge)
+    assert response.codes == ["BAD_USER_INPUT"]
+    assert "1010100 rows" in response.errors[0]["message"]
+    assert statements.statements == []
+    through_fragment = """query ($n: Int) { projects(first: $n) { nodes { ...t } } }
+        fragment t on Project { tasks(first: 100) { nodes { subtasks(first: 100) { nodes { id } } } } }"""
+    assert (await gql(through_fragment, {"n": 100})).codes == ["BAD_USER_INPUT"]
+    # The nested shape of the SQL budgets is far below the limit.
+    fine = "{ tasks(first: 50) { nodes { subtasks(first: 5) { nodes { id } } } } projects { nodes { id } } }"
+    assert (await gql(fine)).errors == []
+
+
+def test_row_estimate() -> None:
+    from graphql import parse
+
+    from gql.cost import estimated_rows
+
+    doc = parse(
+        "query A { tasks { nodes { subtasks(first: 3) { totalCount } } } } query B { workers(last: 7) { nodes { id } } }"
+    )
+    assert estimated_rows(doc, "A", {}) == 20 + 20 * 3  # first defaults to 20
+    assert estimated_rows(doc, "B", {}) == 7
+    assert estimated_rows(doc, "C", {}) == 0
