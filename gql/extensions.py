@@ -1,5 +1,6 @@
 """Schema extensions: the operation boundary (one commit or one rollback) and error codes."""
 
+import logging
 from collections.abc import AsyncIterator
 
 from graphql import ExecutionResult as GraphQLExecutionResult
@@ -9,6 +10,8 @@ from strawberry.extensions import SchemaExtension
 from gql.context import Context
 from gql.cost import estimated_rows
 from gql.errors import Code, format_error
+
+log = logging.getLogger("taskql")
 
 
 class OperationBoundary(SchemaExtension):
@@ -53,13 +56,21 @@ class OperationBoundary(SchemaExtension):
         context = execution.context
         if isinstance(context, Context) and result is not None:
             if result.errors:
-                await context.db.rollback()
+                await _rollback(context)
             else:
                 try:
                     await context.db.commit()
                 except Exception as exc:  # noqa: BLE001 (becomes a coded GraphQL error)
-                    await context.db.rollback()
+                    await _rollback(context)
                     result.data = None
                     result.errors = [GraphQLError("commit failed", original_error=exc)]
         if result is not None and result.errors:
             result.errors = [format_error(error) for error in result.errors]
+
+
+async def _rollback(context: Context) -> None:
+    """Roll back; on a connection that is already gone there is nothing left to undo."""
+    try:
+        await context.db.rollback()
+    except Exception:
+        log.warning("rollback failed", exc_info=True)
