@@ -253,3 +253,8 @@ async def test_unauthenticated_reads_get_nothing(
     assert response.codes == ["UNAUTHENTICATED"]
     assert response.body["data"] is None
     assert await make_member(engine)  # a second team exists; nothing leaks either way
+
+
+async def test_a_non_ascii_digit_id_is_bad_user_input(gql: GraphQLClient) -> None:
+    response = await gql('{ task(id: "²") { id } }')
+    assert response.codes == ["BAD_USER_INPUT"]
