@@ -42,10 +42,6 @@ class NormalizedUrl:
     def is_sqlite(self) -> bool:
         return self.url.get_backend_name() == "sqlite"
 
-    @property
-    def is_postgresql(self) -> bool:
-        return self.url.get_backend_name() == "postgresql"
-
 
 def normalize_url(raw: str, *, disable_prepared_statements: bool = False) -> NormalizedUrl:
     """Turn a URL as users paste it into one for the async drivers taskql ships with."""

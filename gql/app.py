@@ -39,8 +39,9 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
-        # Errors raised before the operation's extensions ran (a query that does not
-        # parse) have not been through OperationBoundary: every error gets its code.
+        # The one place errors get their codes and unexpected ones are masked: every
+        # error of a response passes here, also those raised before any extension ran
+        # (a document that does not parse).
         if result.errors:
             result.errors = [format_error(error) for error in result.errors]
         return await super().process_result(request, result)

@@ -211,9 +211,7 @@ def _worker_create(args: argparse.Namespace, settings: Settings) -> None:
         team = await teams.require_slug(session, args.team)
         assert team.id is not None
         data = WorkerCreate(handle=args.handle, name=args.name, type=args.type)
-        if await workers.get_by_handle(session, team.id, data.handle) is not None:
-            raise CliError(f"worker {data.handle} already exists in team {team.slug}")
-        worker = await workers.create(session, team.id, data)
+        worker = await workers.create(session, team.id, data)  # Conflict for a taken handle
         print(f"id: {worker.id}")
         print(f"created worker {worker.handle} in team {team.slug}")
 

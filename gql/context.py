@@ -14,7 +14,12 @@ from db.engine import WRITE_TRANSACTION
 from db.services import tokens
 from db.services.tokens import Principal
 from db.settings import Settings
-from gql.errors import ServiceUnavailable, Unauthenticated, is_connection_failure
+from gql.errors import (
+    UNAVAILABLE_MESSAGE,
+    ServiceUnavailable,
+    Unauthenticated,
+    is_connection_failure,
+)
 
 if TYPE_CHECKING:
     from gql.loaders import Loaders
@@ -103,7 +108,7 @@ class Context(BaseContext):
     def principal(self) -> Principal:
         if self.auth_failure is not None:
             if is_connection_failure(self.auth_failure):
-                raise ServiceUnavailable("the database is unavailable right now; retry later")
+                raise ServiceUnavailable(UNAVAILABLE_MESSAGE)
             raise self.auth_failure
         if self.principal_or_none is None:
             raise Unauthenticated(

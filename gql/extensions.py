@@ -1,4 +1,4 @@
-"""Schema extensions: the operation boundary (one commit or one rollback) and error codes."""
+"""The operation boundary: a row budget, then the caller, then one commit or one rollback."""
 
 import logging
 from collections.abc import AsyncIterator
@@ -9,7 +9,7 @@ from strawberry.extensions import SchemaExtension
 
 from gql.context import Context
 from gql.cost import estimated_rows
-from gql.errors import Code, format_error
+from gql.errors import Code
 
 log = logging.getLogger("taskql")
 
@@ -64,8 +64,6 @@ class OperationBoundary(SchemaExtension):
                     await _rollback(context)
                     result.data = None
                     result.errors = [GraphQLError("commit failed", original_error=exc)]
-        if result is not None and result.errors:
-            result.errors = [format_error(error) for error in result.errors]
 
 
 async def _rollback(context: Context) -> None:

@@ -59,5 +59,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     )
 
 
-# The schema as `strawberry export-schema gql.schema:schema` and the tests see it.
-schema = build_schema(Settings())
+def __getattr__(name: str) -> Any:
+    # `strawberry export-schema gql.schema:schema` finds the schema here. Built on demand:
+    # importing this module (as the app does, to build its own) must not build a second one.
+    if name == "schema":
+        return build_schema(Settings())
+    raise AttributeError(name)
