@@ -8,6 +8,7 @@ import pytest
 from db.engine import create_engine
 from gql.app import create_app
 from tests.conftest import settings_for
+from tests.databases import DIALECTS
 
 QUERY = {"query": "{ me { id } }"}
 
@@ -19,7 +20,7 @@ async def test_healthz_and_readyz(http: httpx.AsyncClient) -> None:
     assert ready.json() == {"status": "ready"}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=DIALECTS)
 async def unreachable(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
     from tests.conftest import require_dialect
 

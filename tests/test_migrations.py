@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import pytest
 from sqlalchemy import inspect
 
 from db import migrate
@@ -48,8 +47,7 @@ def test_every_revision_has_a_downgrade() -> None:
         assert "def downgrade() -> None:\n    pass" not in source, revision.revision
 
 
-@pytest.mark.parametrize("rev", ["head"])
-def test_single_head(rev: str) -> None:
+def test_single_head() -> None:
     from alembic.script import ScriptDirectory
 
     assert len(ScriptDirectory.from_config(migrate.alembic_config()).get_heads()) == 1

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.models import AssignmentRole, AuditAction
 from db.services.catalog import AUDIT
-from tests.factories import Member, add_project, add_task, add_worker, make_member
+from tests.factories import Member, add_project, add_task, add_worker
 from tests.graphql_client import GraphQLClient
 
 
@@ -252,7 +252,6 @@ async def test_unauthenticated_reads_get_nothing(
     response = await gql("{ tasks { totalCount } }", token=None)
     assert response.codes == ["UNAUTHENTICATED"]
     assert response.body["data"] is None
-    assert await make_member(engine)  # a second team exists; nothing leaks either way
 
 
 async def test_a_non_ascii_digit_id_is_bad_user_input(gql: GraphQLClient) -> None:

@@ -2,10 +2,7 @@
 
 import asyncio
 import itertools
-from typing import Any
 
-import httpx
-import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.factories import Member, add_task, add_worker
@@ -29,7 +26,9 @@ async def test_twenty_concurrent_updates_of_one_task(
             "SERVICE_UNAVAILABLE",
             "TIMEOUT",
         }
-    assert succeeded, [r.errors for r in responses]
+    # Row locks (PostgreSQL) and write transactions that wait their turn (SQLite) let
+    # every one of them through.
+    assert len(succeeded) == len(writes), [r.errors for r in responses]
     final = await task_row(engine, task)
     assert final is not None
     assert {"title": final["title"], "progressPercent": final["progress_percent"]} in succeeded
@@ -69,7 +68,7 @@ async def test_concurrent_creates_of_one_slug(
 
 
 async def test_concurrent_reparents_never_make_a_cycle(
-    engine: AsyncEngine, member: Member, gql: GraphQLClient, dialect: str
+    engine: AsyncEngine, member: Member, gql: GraphQLClient
 ) -> None:
     for _ in range(5):
         a = await add_task(engine, member, title="a")
@@ -83,8 +82,3 @@ async def test_concurrent_reparents_never_make_a_cycle(
         assert loser.codes == ["BAD_USER_INPUT"]
         rows = [await task_row(engine, a), await task_row(engine, b)]
         assert sum(1 for row in rows if row and row["parent_id"] is not None) == 1
-
-
-@pytest.fixture
-def gql_for(http: httpx.AsyncClient) -> Any:
-    return lambda member: GraphQLClient(http, member.token)
