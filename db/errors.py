@@ -20,3 +20,7 @@ class Conflict(DomainError):
 
 class Invalid(DomainError):
     """The input breaks a validation rule."""
+
+
+class DatabaseBusy(Exception):
+    """The database is up but busy with other writes: retrying shortly will do."""

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(
         default=5_000, ge=0, validation_alias="TASKQL_SQLITE_BUSY_TIMEOUT_MS"
     )
+    # Writers of one process queue for SQLite's write lock in the process; this long at most.
+    sqlite_write_queue_timeout_seconds: float = Field(
+        default=30, gt=0, validation_alias="TASKQL_SQLITE_WRITE_QUEUE_TIMEOUT"
+    )
 
     max_page_size: int = Field(default=100, ge=1, validation_alias="TASKQL_MAX_PAGE_SIZE")
     max_depth: int = Field(default=12, ge=1, validation_alias="TASKQL_MAX_DEPTH")

@@ -18,9 +18,10 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from db.engine import create_engine, create_session_factory
+from db.session import RequestSession, write_gate_for
 from db.settings import Settings, get_settings
-from gql.context import Context, RequestSession
-from gql.errors import Code, format_error
+from gql.context import Context
+from gql.errors import BUSY_MESSAGE, Code, format_error
 from gql.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
 from gql.http_guard import BodyGuard
 from gql.schema import build_schema
@@ -54,18 +55,24 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
         response = super().create_response(response_data, sub_response)
         # Decided from this response's own errors: the router's sub_response is
         # shared between concurrent requests.
-        if _has_code(response_data, Code.SERVICE_UNAVAILABLE):
+        unavailable = _errors_with_code(response_data, Code.SERVICE_UNAVAILABLE)
+        if unavailable:
             response.status_code = 503
+            busy = any(error.get("message") == BUSY_MESSAGE for error in unavailable)
+            response.headers["Retry-After"] = "1" if busy else "5"
         return response
 
 
-def _has_code(data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], code: Code) -> bool:
+def _errors_with_code(
+    data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], code: Code
+) -> list[dict[str, Any]]:
     results = data if isinstance(data, list) else [data]
-    return any(
-        (error.get("extensions") or {}).get("code") == code.value
+    return [
+        error
         for result in results
         for error in cast(list[dict[str, Any]], result.get("errors") or [])
-    )
+        if (error.get("extensions") or {}).get("code") == code.value
+    ]
 
 
 def tune_garbage_collector() -> None:
@@ -95,6 +102,9 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         owned = engine is None
         app.state.engine = engine or create_engine(settings)
         app.state.session_factory = create_session_factory(app.state.engine)
+        app.state.write_gate = write_gate_for(
+            app.state.engine, settings.sqlite_write_queue_timeout_seconds
+        )
         tune_garbage_collector()
         try:
             yield
@@ -104,10 +114,13 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
 
     async def get_context(connection: HTTPConnection) -> AsyncIterator[Context]:
         factory: async_sessionmaker[AsyncSession] = connection.app.state.session_factory
-        async with factory() as session:
-            yield Context(
-                db=RequestSession(session), settings=settings, token=bearer_token(connection)
-            )
+        db = RequestSession(factory(), write_gate=connection.app.state.write_gate)
+        try:
+            yield Context(db=db, settings=settings, token=bearer_token(connection))
+        finally:
+            # Usually ended already by the operation boundary; this covers every other
+            # path (a document that never executed, a cancelled request).
+            await db.close()
 
     app = FastAPI(title="taskql", lifespan=lifespan, docs_url=None, redoc_url=None)
     router = TaskqlGraphQLRouter(

@@ -5,8 +5,10 @@ Every failure is one line on stderr and a non-zero exit, never a traceback.
 
 import argparse
 import asyncio
+import gc
 import os
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import NoReturn
@@ -146,6 +148,7 @@ def _run_db(
             await work(engine)
         finally:
             await engine.dispose()
+            await _join_driver_threads()
 
     try:
         asyncio.run(runner())
@@ -162,6 +165,17 @@ def _run_db(
                 f" ({type(exc).__name__}: {_first_line(exc)})"
             ) from exc
         raise CliError(f"{type(exc).__name__}: {_first_line(exc)}") from exc
+
+
+async def _join_driver_threads() -> None:
+    """aiosqlite runs each connection in a thread that reports back to the event loop;
+    one whose connect failed is stopped only when collected, and reporting to a loop
+    that asyncio.run has closed meanwhile prints a traceback. Let them finish first."""
+    gc.collect()
+    for thread in threading.enumerate():
+        # Python names a thread after its target: aiosqlite's is _connection_worker_thread.
+        if "_connection_worker_thread" in thread.name:
+            await asyncio.to_thread(thread.join, 5)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,6 +1,5 @@
-"""The per-request context: one session (access serialized), the caller, the loaders."""
+"""The per-request context: the request's session, the caller, the loaders."""
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -10,9 +9,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.fastapi import BaseContext
 
-from db.engine import WRITE_TRANSACTION
 from db.services import tokens
 from db.services.tokens import Principal
+from db.session import RequestSession
 from db.settings import Settings
 from gql.errors import (
     UNAVAILABLE_MESSAGE,
@@ -23,49 +22,6 @@ from gql.errors import (
 
 if TYPE_CHECKING:
     from gql.loaders import Loaders
-
-
-class RequestSession:
-    """The request's AsyncSession behind a lock.
-
-    Sibling resolvers and loaders run concurrently, and an AsyncSession must
-    never be used by two tasks at once.
-    """
-
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-        self._lock = asyncio.Lock()
-        self._writing = False
-
-    @asynccontextmanager
-    async def use(self) -> AsyncIterator[AsyncSession]:
-        async with self._lock:
-            yield self._session
-
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncSession]:
-        """The session inside the operation's write transaction.
-
-        The first write of an operation ends the read transaction the token lookup
-        opened and begins one that takes SQLite's write lock up front: a read
-        transaction that later writes would fail at once when another writer got
-        there first, instead of waiting its turn.
-        """
-        async with self._lock:
-            if not self._writing:
-                if self._session.in_transaction():
-                    await self._session.commit()
-                await self._session.connection(execution_options={WRITE_TRANSACTION: True})
-                self._writing = True
-            yield self._session
-
-    async def commit(self) -> None:
-        async with self._lock:
-            await self._session.commit()
-
-    async def rollback(self) -> None:
-        async with self._lock:
-            await self._session.rollback()
 
 
 @dataclass
@@ -85,13 +41,12 @@ class Context(BaseContext):
         costs the database nothing. A failure is kept for the fields that need a caller."""
         if self.token is None:
             return
+        token = self.token
+        touch_interval = timedelta(seconds=self.settings.token_touch_interval_seconds)
         try:
-            async with self.db.use() as session:
-                found = await tokens.authenticate(
-                    session,
-                    self.token,
-                    touch_interval=timedelta(seconds=self.settings.token_touch_interval_seconds),
-                )
+            found = await self.db.run(
+                lambda session: tokens.authenticate(session, token, touch_interval=touch_interval)
+            )
             if found is None:
                 return
             self.principal_or_none, stale = found

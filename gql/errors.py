@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from db.errors import Conflict, DomainError, Invalid, NotFound
+from db.errors import Conflict, DatabaseBusy, DomainError, Invalid, NotFound
 from db.services.base import is_unique_violation
 
 log = logging.getLogger("taskql.errors")
@@ -51,6 +51,7 @@ _DOMAIN_CODES: list[tuple[type[DomainError], Code]] = [
 ]
 
 UNAVAILABLE_MESSAGE = "the database is unavailable right now; retry later"
+BUSY_MESSAGE = "the database is busy with other writes; retry shortly"
 TIMEOUT_MESSAGE = "the request ran past the statement timeout"
 INTERNAL_MESSAGE = "Unexpected error."
 
@@ -66,6 +67,8 @@ def classify(exc: BaseException) -> tuple[Code, str] | None:
     for cls, code in _DOMAIN_CODES:
         if isinstance(exc, cls):
             return code, exc.message
+    if isinstance(exc, DatabaseBusy):
+        return Code.SERVICE_UNAVAILABLE, BUSY_MESSAGE
     if isinstance(exc, ValidationError):
         return Code.BAD_USER_INPUT, describe_validation_error(exc)
     if isinstance(exc, IntegrityError):
@@ -91,7 +94,8 @@ def classify(exc: BaseException) -> tuple[Code, str] | None:
         ):
             return Code.SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE
         if isinstance(exc, OperationalError) and "database is locked" in str(exc.orig):
-            return Code.SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE
+            # SQLite's busy timeout ran out: another process held the write lock.
+            return Code.SERVICE_UNAVAILABLE, BUSY_MESSAGE
     if is_connection_failure(exc):
         return Code.SERVICE_UNAVAILABLE, UNAVAILABLE_MESSAGE
     return None

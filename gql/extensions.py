@@ -1,6 +1,5 @@
 """The operation boundary: a row budget, then the caller, then one commit or one rollback."""
 
-import logging
 from collections.abc import AsyncIterator
 
 from graphql import ExecutionResult as GraphQLExecutionResult
@@ -10,8 +9,6 @@ from strawberry.extensions import SchemaExtension
 from gql.context import Context
 from gql.cost import estimated_rows
 from gql.errors import Code
-
-log = logging.getLogger("taskql")
 
 
 class OperationBoundary(SchemaExtension):
@@ -54,21 +51,15 @@ class OperationBoundary(SchemaExtension):
         execution = self.execution_context
         result = execution.result
         context = execution.context
-        if isinstance(context, Context) and result is not None:
-            if result.errors:
-                await _rollback(context)
-            else:
-                try:
-                    await context.db.commit()
-                except Exception as exc:  # noqa: BLE001 (becomes a coded GraphQL error)
-                    await _rollback(context)
-                    result.data = None
-                    result.errors = [GraphQLError("commit failed", original_error=exc)]
-
-
-async def _rollback(context: Context) -> None:
-    """Roll back; on a connection that is already gone there is nothing left to undo."""
-    try:
-        await context.db.rollback()
-    except Exception:
-        log.warning("rollback failed", exc_info=True)
+        if not isinstance(context, Context):
+            return
+        # The request's database work ends here, before the response is serialized:
+        # every straggling loader batch is waited for, then one commit or rollback.
+        if result is None or result.errors:
+            await context.db.close()
+            return
+        try:
+            await context.db.end(commit=True)
+        except Exception as exc:  # noqa: BLE001 (becomes a coded GraphQL error)
+            result.data = None
+            result.errors = [GraphQLError("commit failed", original_error=exc)]

@@ -6,6 +6,7 @@ relationship field goes through here: all keys asked for in one tick of the
 event loop become one SQL statement.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from functools import cached_property, partial
 from typing import Any, Generic, TypeVar
@@ -19,7 +20,7 @@ from db.services.entities import TASKS
 from db.services.filters import Tree
 from db.services.pagination import SortKey, Window
 from db.services.queries import Partition
-from gql.context import RequestSession
+from db.session import RequestEnded, RequestSession
 from gql.types.assignment import TaskAssignmentObject, assignment_from_row
 from gql.types.connection import Connection, connection
 from gql.types.project import ProjectObject, project_from_row
@@ -61,8 +62,12 @@ class BatchLoader(DataLoader[KeyT, ValueT], Generic[KeyT, ValueT]):
 
     async def batch_load_fn(self, keys: Sequence[KeyT]) -> list[ValueT]:
         unique = list(dict.fromkeys(keys))
-        async with self._db.use() as session:
-            found = await self._fetch(session, unique)
+        try:
+            found = await self._db.run(lambda session: self._fetch(session, unique))
+        except RequestEnded:
+            # Dispatched after its request ended: nobody waits for these keys any more,
+            # and failing their futures would only log exceptions nobody retrieves.
+            raise asyncio.CancelledError() from None
         return [found.get(key, self._missing) for key in keys]
 
 

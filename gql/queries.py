@@ -49,12 +49,10 @@ async def _connection(
     to_node: Callable[[Any], NodeT],
 ) -> Connection[NodeT]:
     team_id = ctx.team_id
-    async with ctx.db.use() as session:
-        page = await queries.page(session, entity, team_id, tree, keys, win)
+    page = await ctx.db.run(lambda session: queries.page(session, entity, team_id, tree, keys, win))
 
     async def count() -> int:
-        async with ctx.db.use() as session:
-            return await queries.count(session, entity, team_id, tree)
+        return await ctx.db.run(lambda session: queries.count(session, entity, team_id, tree))
 
     return connection(page, to_node, count)
 
@@ -71,8 +69,8 @@ class Query:
     @strawberry.field(description="The caller's team.")
     async def team(self, info: Info[Context, None]) -> TeamObject:
         ctx = info.context
-        async with ctx.db.use() as session:
-            row = await teams.get_by_id(session, ctx.team_id)
+        team_id = ctx.team_id
+        row = await ctx.db.run(lambda session: teams.get_by_id(session, team_id))
         assert row is not None
         return TeamObject(id=row.id, name=row.name, slug=row.slug)
 
@@ -88,8 +86,8 @@ class Query:
             tree["id"] = {"eq": parse_id(id)}
         if slug is not None:
             tree["slug"] = {"eq": slug}
-        async with ctx.db.use() as session:
-            row = await queries.first(session, PROJECTS, ctx.team_id, tree)
+        team_id = ctx.team_id
+        row = await ctx.db.run(lambda session: queries.first(session, PROJECTS, team_id, tree))
         return None if row is None else project_from_row(row)
 
     @strawberry.field
@@ -136,8 +134,8 @@ class Query:
     ) -> TaskStatsObject:
         ctx = info.context
         tree = to_tree(where)
-        async with ctx.db.use() as session:
-            result = await stats.task_stats(session, TASKS, ctx.team_id, tree)
+        team_id = ctx.team_id
+        result = await ctx.db.run(lambda session: stats.task_stats(session, TASKS, team_id, tree))
         return stats_object(result)
 
     @strawberry.field(description="A worker by id or handle (both must match when both are given).")
@@ -152,8 +150,8 @@ class Query:
             tree["id"] = {"eq": parse_id(id)}
         if handle is not None:
             tree["handle"] = {"eq": normalize_handle(handle)}
-        async with ctx.db.use() as session:
-            row = await queries.first(session, WORKERS, ctx.team_id, tree)
+        team_id = ctx.team_id
+        row = await ctx.db.run(lambda session: queries.first(session, WORKERS, team_id, tree))
         return None if row is None else worker_from_row(row)
 
     @strawberry.field

@@ -22,6 +22,8 @@ from tests.databases import (
 from tests.factories import Member, make_member
 from tests.graphql_client import GraphQLClient
 
+pytest_plugins = ["tests.leak_guard"]
+
 _pg_unreachable: str | None = None
 
 

@@ -43,7 +43,7 @@ async def test_loaders_dispatching_in_one_tick_on_a_fresh_session(
     """The first statements of a request may come from several loaders at once; without the
     session lock they would race to provision the session's connection."""
     from db.engine import create_session_factory
-    from gql.context import RequestSession
+    from db.session import RequestSession
     from gql.loaders import Loaders
 
     forest = await build_forest(engine, member, roots=3)
