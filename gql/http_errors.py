@@ -26,9 +26,7 @@ _UNSUPPORTED_MEDIA_TYPE = "Unsupported content type"
 _NOT_JSON = "Unable to parse request body as JSON"
 
 
-def refusal(
-    status: int, message: str, headers: Mapping[str, str] | None = None
-) -> JSONResponse:
+def refusal(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
     code = Code.NOT_FOUND if status == 404 else Code.BAD_USER_INPUT
     return JSONResponse(error_body(message, code), status_code=status, headers=headers)
 

@@ -15,7 +15,13 @@ ME = "{ me { id } }"
 
 # (method, url, request keyword arguments, status, words of the message)
 CASES: list[tuple[str, str, dict[str, Any], int, str]] = [
-    ("POST", "/graphql", {"json": {"query": ME, "operationName": "Nope"}}, 400, "Unknown operation"),
+    (
+        "POST",
+        "/graphql",
+        {"json": {"query": ME, "operationName": "Nope"}},
+        400,
+        "Unknown operation",
+    ),
     ("POST", "/graphql", {"json": {"query": ""}}, 400, "No GraphQL query"),
     ("POST", "/graphql", {"json": {}}, 400, "No GraphQL query"),
     ("POST", "/graphql", {"json": {"query": None}}, 400, "No GraphQL query"),
