@@ -61,7 +61,13 @@ def install_refusals(app: FastAPI, *, graphql_path: str) -> None:
         return refusal(exc.status_code, message, headers)
 
     async def request_validation(request: Request, exc: Exception) -> JSONResponse:
-        return refusal(422, "the request does not match this endpoint")
+        assert isinstance(exc, RequestValidationError)
+        # Where and which rule, never the value sent.
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        )
+        return refusal(422, problems or "the request does not match this endpoint")
 
     app.add_exception_handler(StarletteHTTPException, http_exception)
     app.add_exception_handler(RequestValidationError, request_validation)

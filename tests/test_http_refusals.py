@@ -9,6 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gql.app import create_app
+from tests.conftest import settings_for
 
 JSON = {"content-type": "application/json"}
 ME = "{ me { id } }"
@@ -111,3 +115,27 @@ async def test_a_well_formed_get_query_still_answers(http: httpx.AsyncClient) ->
     response = await http.get("/graphql", params={"query": "{ __typename }"})
     assert response.status_code == 200
     assert response.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_fastapi_parameter_errors_are_graphql_errors_too(engine: AsyncEngine) -> None:
+    """No route of the service takes typed parameters today; one that does answers its
+    422 in the same shape, through the handler create_app installs."""
+    app = create_app(settings_for(engine.url.render_as_string(False)), engine=engine)
+
+    @app.get("/typed")
+    async def typed(n: int) -> dict[str, int]:
+        return {"n": n}
+
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        assert (await http.get("/typed", params={"n": 2})).json() == {"n": 2}
+        response = await http.get("/typed", params={"n": "two"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["data"] is None
+    (error,) = body["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT"}
+    assert error["message"].startswith("query.n: ") and "two" not in error["message"]
