@@ -105,6 +105,7 @@ class SeedResult:
     team_id: int
     created: bool
     token: str
+    token_id: int
 
 
 async def seed_demo(session: AsyncSession) -> SeedResult:
@@ -124,7 +125,7 @@ async def seed_demo(session: AsyncSession) -> SeedResult:
     ).scalar_one()
     assert alice_id is not None
     issued = await tokens.issue(session, team_id=team_id, worker_id=alice_id, label="demo")
-    return SeedResult(team_id=team_id, created=created, token=issued.secret)
+    return SeedResult(team_id=team_id, created=created, token=issued.secret, token_id=issued.id)
 
 
 def _id(row: Team | Worker | Project | Task) -> int:

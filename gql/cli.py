@@ -5,7 +5,6 @@ Every failure is one line on stderr and a non-zero exit, never a traceback.
 
 import argparse
 import asyncio
-import gc
 import os
 import sys
 import threading
@@ -22,14 +21,17 @@ from db import migrate
 from db.engine import DatabaseUrlError, create_engine, create_session_factory
 from db.errors import DomainError
 from db.models import Team, TeamCreate, WorkerCreate
-from db.seed import DEMO_TEAM_SLUG, seed_demo, seed_tasks
+from db.seed import DEMO_TEAM_SLUG, SeedResult, seed_demo, seed_tasks
 from db.services import tokens
 from db.services.teams import teams
 from db.services.workers import workers
 from db.settings import DEFAULT_DATABASE_URL, Settings
+from gql.cli_format import moment, table
 from gql.errors import describe_validation_error, is_connection_failure
 
 EXIT_FAILURE = 1
+# How long a command waits, at most, for a SQLite connection thread to wind down.
+_SQLITE_THREAD_WAIT_SECONDS = 5.0
 
 
 class CliError(Exception):
@@ -61,63 +63,145 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows each option's default (when it has one worth showing) and keeps the
+    environment notes below the options as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        shown = action.default not in (None, False, argparse.SUPPRESS)
+        if shown and action.option_strings and "%(default)" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+# What every command that opens the database reads, said once for all of their --help.
+DATABASE_ENVIRONMENT = f"""environment:
+  DATABASE_URL  the database; default {DEFAULT_DATABASE_URL}, a SQLite file
+                taskql.db in the working directory. postgres://, postgresql://
+                and sqlite:///PATH URLs are accepted as providers show them.
+  .env          a .env file in the working directory is read as well; a variable
+                set in the environment wins over the file. docs/configuration.md
+                lists every TASKQL_* setting.
+Commands other than serve and migrate refuse a database whose schema is not
+current: run `taskql migrate` first."""
+
+FIRST_RUN = """first run:
+  With DATABASE_URL unset (the embedded SQLite default) and no team in the
+  database yet, serve creates the demo team (workers, projects, task trees) and
+  prints a token for @alice. Against a configured DATABASE_URL it never writes
+  demo data: use `taskql seed --demo` for that."""
+
+SCHEMA_ENVIRONMENT = """environment:
+  Reads no database: the SDL is the schema's, whatever DATABASE_URL or the
+  TASKQL_* settings say."""
+
+
+def _command(
+    group: "argparse._SubParsersAction[_Parser]",
+    name: str,
+    summary: str,
+    *,
+    epilog: str = DATABASE_ENVIRONMENT,
+) -> _Parser:
+    return group.add_parser(
+        name, help=summary, description=summary, epilog=epilog, formatter_class=_HelpFormatter
+    )
+
+
+def _actions(parser: _Parser) -> "argparse._SubParsersAction[_Parser]":
+    return parser.add_subparsers(
+        dest="action", required=True, metavar="ACTION", parser_class=_Parser
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="taskql", description="GraphQL API for the work of teams of people and AI agents."
+        prog="taskql",
+        description="GraphQL API for the work of teams of people and AI agents.",
+        epilog=f"{DATABASE_ENVIRONMENT}\n\n{FIRST_RUN}\n\n"
+        "`taskql COMMAND --help` (and `taskql COMMAND ACTION --help`) tells more.",
+        formatter_class=_HelpFormatter,
     )
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
 
-    serve = commands.add_parser("serve", help="apply migrations and serve /graphql")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve = _command(
+        commands,
+        "serve",
+        "apply pending migrations and serve /graphql, /healthz and /readyz",
+        epilog=f"{DATABASE_ENVIRONMENT}\n\n{FIRST_RUN}",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
     serve.add_argument(
         "--workers", type=int, default=1, help="server processes (each with its own pool)"
     )
     serve.set_defaults(run=_serve)
 
-    mig = commands.add_parser("migrate", help="upgrade the database to the newest schema")
+    mig = _command(commands, "migrate", "upgrade the database to the newest schema")
     mig.add_argument("--downgrade", metavar="REVISION", help="downgrade to REVISION (e.g. base)")
     mig.set_defaults(run=_migrate)
 
-    team = commands.add_parser("team", help="manage teams").add_subparsers(
-        dest="action", required=True, metavar="ACTION", parser_class=_Parser
-    )
-    team_create = team.add_parser("create", help="create a team")
-    team_create.add_argument("slug")
-    team_create.add_argument("--name", required=True)
+    team = _actions(_command(commands, "team", "manage teams"))
+    team_create = _command(team, "create", "create a team")
+    team_create.add_argument("slug", help="lower-case words joined by '-'")
+    team_create.add_argument("--name", required=True, help="the team's display name")
     team_create.set_defaults(run=_team_create)
+    _command(team, "list", "list every team").set_defaults(run=_team_list)
 
-    worker = commands.add_parser("worker", help="manage workers").add_subparsers(
-        dest="action", required=True, metavar="ACTION", parser_class=_Parser
+    worker = _actions(_command(commands, "worker", "manage workers"))
+    worker_create = _command(worker, "create", "create a worker")
+    worker_create.add_argument("--team", required=True, metavar="SLUG", help="the team's slug")
+    worker_create.add_argument(
+        "--handle", required=True, metavar="@HANDLE", help="unique in the team"
     )
-    worker_create = worker.add_parser("create", help="create a worker")
-    worker_create.add_argument("--team", required=True, metavar="SLUG")
-    worker_create.add_argument("--handle", required=True, metavar="@HANDLE")
-    worker_create.add_argument("--name", required=True)
-    worker_create.add_argument("--type", required=True, choices=["human", "agent"], type=str.lower)
+    worker_create.add_argument("--name", required=True, help="the worker's display name")
+    worker_create.add_argument(
+        "--type", required=True, choices=["human", "agent"], type=str.lower, help="human or agent"
+    )
     worker_create.set_defaults(run=_worker_create)
+    worker_list = _command(worker, "list", "list the workers of a team")
+    worker_list.add_argument("--team", required=True, metavar="SLUG", help="the team's slug")
+    worker_list.set_defaults(run=_worker_list)
 
-    token = commands.add_parser("token", help="manage API tokens").add_subparsers(
-        dest="action", required=True, metavar="ACTION", parser_class=_Parser
+    token = _actions(_command(commands, "token", "manage API tokens"))
+    token_create = _command(
+        token, "create", "create a token; prints `id: N`, then the token alone on the last line"
     )
-    token_create = token.add_parser("create", help="create a token; prints it once")
-    token_create.add_argument("--team", required=True, metavar="SLUG")
-    token_create.add_argument("--worker", required=True, metavar="@HANDLE")
-    token_create.add_argument("--label")
+    token_create.add_argument("--team", required=True, metavar="SLUG", help="the team's slug")
+    token_create.add_argument(
+        "--worker", required=True, metavar="@HANDLE", help="the worker the token acts as"
+    )
+    token_create.add_argument("--label", help="a note for `token list` (where it is used)")
     token_create.set_defaults(run=_token_create)
-    token_revoke = token.add_parser("revoke", help="revoke a token")
-    token_revoke.add_argument("token_id", type=int, metavar="TOKEN_ID")
+    token_list = _command(
+        token, "list", "list a team's tokens (never their secrets): use, revocation, label"
+    )
+    token_list.add_argument("--team", required=True, metavar="SLUG", help="the team's slug")
+    token_list.set_defaults(run=_token_list)
+    token_revoke = _command(
+        token,
+        "revoke",
+        "revoke a token; exits 0 also when it was revoked already (and says so)",
+    )
+    token_revoke.add_argument(
+        "token_id", type=int, metavar="TOKEN_ID", help="the id `token create` or `token list` shows"
+    )
     token_revoke.set_defaults(run=_token_revoke)
 
-    seed = commands.add_parser("seed", help="add demo data or bulk tasks")
+    seed = _command(
+        commands,
+        "seed",
+        "add demo data or bulk tasks; --demo prints a fresh token for @alice last",
+    )
     seed.add_argument("--demo", action="store_true", help="the demo team (idempotent)")
     seed.add_argument("--tasks", type=int, metavar="N", help="add N tasks in trees to a team")
     seed.add_argument("--team", default=DEMO_TEAM_SLUG, metavar="SLUG", help="for --tasks")
     seed.set_defaults(run=_seed)
 
-    export = commands.add_parser("export-schema", help="write the GraphQL SDL")
+    export = _command(commands, "export-schema", "write the GraphQL SDL", epilog=SCHEMA_ENVIRONMENT)
     export.add_argument("-o", "--output", metavar="FILE", help="default: stdout")
     export.set_defaults(run=_export_schema)
     return parser
@@ -148,7 +232,7 @@ def _run_db(
             await work(engine)
         finally:
             await engine.dispose()
-            await _join_driver_threads()
+            await _sqlite_threads_finished()
 
     try:
         asyncio.run(runner())
@@ -167,15 +251,17 @@ def _run_db(
         raise CliError(f"{type(exc).__name__}: {_first_line(exc)}") from exc
 
 
-async def _join_driver_threads() -> None:
-    """aiosqlite runs each connection in a thread that reports back to the event loop;
-    one whose connect failed is stopped only when collected, and reporting to a loop
-    that asyncio.run has closed meanwhile prints a traceback. Let them finish first."""
-    gc.collect()
+async def _sqlite_threads_finished() -> None:
+    """Wait for aiosqlite's connection threads before asyncio.run closes the loop.
+
+    After a failed connect aiosqlite stops its thread without waiting for it; the thread
+    then reports to the loop, and if the loop is closed by then it prints a traceback,
+    which breaks the one-line failure a script expects. The threads keep their target's
+    name, "Thread-N (_connection_worker_thread)".
+    """
     for thread in threading.enumerate():
-        # Python names a thread after its target: aiosqlite's is _connection_worker_thread.
-        if "_connection_worker_thread" in thread.name:
-            await asyncio.to_thread(thread.join, 5)
+        if thread.name.endswith("(_connection_worker_thread)"):
+            await asyncio.to_thread(thread.join, _SQLITE_THREAD_WAIT_SECONDS)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -248,8 +334,60 @@ def _token_create(args: argparse.Namespace, settings: Settings) -> None:
 
 def _token_revoke(args: argparse.Namespace, settings: Settings) -> None:
     async def work(session: AsyncSession) -> None:
-        await tokens.revoke(session, args.token_id)
-        print(f"revoked token {args.token_id}")
+        revocation = await tokens.revoke(session, args.token_id)
+        if revocation.already:
+            # Exit 0: the token is revoked, which is what the caller asked for; a script
+            # that revokes again (a retry, a re-run) must not fail for it.
+            print(
+                f"token {args.token_id} was already revoked at"
+                f" {moment(revocation.revoked_at)}; nothing changed"
+            )
+        else:
+            print(f"revoked token {args.token_id}")
+
+    _run_db(settings, lambda engine: _checked(engine, work))
+
+
+def _team_list(args: argparse.Namespace, settings: Settings) -> None:
+    async def work(session: AsyncSession) -> None:
+        rows = [
+            (team.id, team.slug, moment(team.created_at), team.name)
+            for team in await teams.list_all(session)
+        ]
+        print(table(("ID", "SLUG", "CREATED", "NAME"), rows))
+
+    _run_db(settings, lambda engine: _checked(engine, work))
+
+
+def _worker_list(args: argparse.Namespace, settings: Settings) -> None:
+    async def work(session: AsyncSession) -> None:
+        team = await teams.require_slug(session, args.team)
+        assert team.id is not None
+        rows = [
+            (worker.id, worker.handle, worker.type.value, moment(worker.created_at), worker.name)
+            for worker in await workers.list_for_team(session, team.id)
+        ]
+        print(table(("ID", "HANDLE", "TYPE", "CREATED", "NAME"), rows))
+
+    _run_db(settings, lambda engine: _checked(engine, work))
+
+
+def _token_list(args: argparse.Namespace, settings: Settings) -> None:
+    async def work(session: AsyncSession) -> None:
+        team = await teams.require_slug(session, args.team)
+        assert team.id is not None
+        rows = [
+            (
+                token.id,
+                token.worker_handle,
+                moment(token.created_at),
+                moment(token.last_used_at),
+                moment(token.revoked_at),
+                token.label,
+            )
+            for token in await tokens.list_for_team(session, team.id)
+        ]
+        print(table(("ID", "WORKER", "CREATED", "LAST_USED", "REVOKED", "LABEL"), rows))
 
     _run_db(settings, lambda engine: _checked(engine, work))
 
@@ -262,7 +400,7 @@ def _seed(args: argparse.Namespace, settings: Settings) -> None:
 
     async def work(engine: AsyncEngine) -> None:
         await _ensure_migrated(engine)
-        token: str | None = None
+        token: tuple[int, str] | None = None
         if args.demo:
             async with create_session_factory(engine)() as session, session.begin():
                 result = await seed_demo(session)
@@ -270,7 +408,7 @@ def _seed(args: argparse.Namespace, settings: Settings) -> None:
                 "created the demo team" if result.created else "the demo team exists already",
                 f"(slug {DEMO_TEAM_SLUG})",
             )
-            token = result.token
+            token = result.token_id, result.token
         if args.tasks:
             async with create_session_factory(engine)() as session, session.begin():
                 team = await teams.require_slug(session, args.team)
@@ -280,8 +418,13 @@ def _seed(args: argparse.Namespace, settings: Settings) -> None:
                 bar.close()
             print(f"added {args.tasks} tasks to team {args.team}")
         if token is not None:
-            print("token for @alice; send it as 'Authorization: Bearer <token>':")
-            print(token)
+            token_id, secret = token
+            print(f"id: {token_id}")
+            print(
+                f"token {token_id} for @alice (revoke: taskql token revoke {token_id});"
+                " send it as 'Authorization: Bearer <token>':"
+            )
+            print(secret)
 
     _run_db(settings, work)
 
@@ -293,7 +436,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
 
     from gql.app import create_app
 
-    demo_token: list[str] = []
+    demo_token: list[SeedResult] = []
 
     async def prepare(engine: AsyncEngine) -> None:
         pending = await migrate.pending_revisions(engine)
@@ -308,15 +451,15 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
             async with create_session_factory(engine)() as session, session.begin():
                 if (await session.execute(select(func.count()).select_from(Team))).scalar_one():
                     return
-                demo_token.append((await seed_demo(session)).token)
+                demo_token.append(await seed_demo(session))
 
     _run_db(settings, prepare)
     url = f"http://{args.host}:{args.port}/graphql"
     if demo_token:
         print("First run: created the demo team with workers, projects and tasks.")
         print(f"GraphiQL: {url}  (add the header  Authorization: Bearer <token>)")
-        print("token for @alice, shown only once:")
-        print(demo_token[0], flush=True)
+        print(f"token {demo_token[0].token_id} for @alice, shown only once:")
+        print(demo_token[0].token, flush=True)
     else:
         print(f"serving GraphQL at {url}", flush=True)
     if args.workers == 1:

@@ -28,27 +28,57 @@ CONNECTION_FIELDS = frozenset({"tasks", "projects", "workers", "subtasks", "audi
 
 
 def estimated_rows(
-    document: DocumentNode, operation_name: str | None, variables: Mapping[str, Any] | None
+    operation: OperationDefinitionNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    variables: Mapping[str, Any],
+    *,
+    max_page_size: int,
 ) -> int:
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    chosen = [
-        op
-        for op in operations
-        if operation_name is None or (op.name is not None and op.name.value == operation_name)
-    ]
-    if not chosen:
-        return 0
-    return _selection(chosen[0].selection_set, 1, fragments, variables or {}, frozenset())
+    """The estimate for one operation, given its coerced variables.
+
+    A page size the resolvers will refuse (negative, or over the maximum) counts as the
+    largest valid one: the estimate stays an upper bound, and the resolver's own message
+    ("first must be at most 100") tells the client what is wrong, whatever the number.
+    """
+    sizes = _PageSizes(variables, max_page_size)
+    return _selection(operation.selection_set, 1, fragments, sizes, frozenset())
+
+
+def operation_fragments(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+
+
+class _PageSizes:
+    def __init__(self, variables: Mapping[str, Any], max_page_size: int) -> None:
+        self.variables = variables
+        self.max_page_size = max_page_size
+
+    def of(self, field: FieldNode) -> int:
+        sizes = [
+            self._int(argument.value)
+            for argument in field.arguments or ()
+            if argument.name.value in ("first", "last")
+        ]
+        given = [size for size in sizes if size is not None]
+        if not given:
+            return min(DEFAULT_PAGE_SIZE, self.max_page_size)
+        largest = max(given)
+        return largest if 0 <= largest <= self.max_page_size else self.max_page_size
+
+    def _int(self, node: Any) -> int | None:
+        if isinstance(node, IntValueNode):
+            return int(node.value)
+        if isinstance(node, VariableNode):
+            value = self.variables.get(node.name.value)
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+        return None
 
 
 def _selection(
     selection_set: SelectionSetNode | None,
     multiplier: int,
     fragments: Mapping[str, FragmentDefinitionNode],
-    variables: Mapping[str, Any],
+    sizes: _PageSizes,
     seen: frozenset[str],
 ) -> int:
     if selection_set is None:
@@ -56,40 +86,17 @@ def _selection(
     total = 0
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
-            factor = (
-                _page_size(selection, variables)
-                if selection.name.value in CONNECTION_FIELDS
-                else None
-            )
+            factor = sizes.of(selection) if selection.name.value in CONNECTION_FIELDS else None
             rows = multiplier * factor if factor is not None else multiplier
             if factor is not None:
                 total += rows
-            total += _selection(selection.selection_set, rows, fragments, variables, seen)
+            total += _selection(selection.selection_set, rows, fragments, sizes, seen)
         elif isinstance(selection, InlineFragmentNode):
-            total += _selection(selection.selection_set, multiplier, fragments, variables, seen)
+            total += _selection(selection.selection_set, multiplier, fragments, sizes, seen)
         elif isinstance(selection, FragmentSpreadNode):
             name = selection.name.value
             if name in fragments and name not in seen:
                 total += _selection(
-                    fragments[name].selection_set, multiplier, fragments, variables, seen | {name}
+                    fragments[name].selection_set, multiplier, fragments, sizes, seen | {name}
                 )
     return total
-
-
-def _page_size(field: FieldNode, variables: Mapping[str, Any]) -> int:
-    sizes = [
-        _int(argument.value, variables)
-        for argument in field.arguments or ()
-        if argument.name.value in ("first", "last")
-    ]
-    given = [size for size in sizes if size is not None]
-    return max(given) if given else DEFAULT_PAGE_SIZE
-
-
-def _int(node: Any, variables: Mapping[str, Any]) -> int | None:
-    if isinstance(node, IntValueNode):
-        return int(node.value)
-    if isinstance(node, VariableNode):
-        value = variables.get(node.name.value)
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
-    return None

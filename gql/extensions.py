@@ -1,4 +1,4 @@
-"""The operation boundary: a row budget, then the caller, then one commit or one rollback."""
+"""The operation boundary: preflight checks, then the caller, then one commit or one rollback."""
 
 from collections.abc import AsyncIterator
 
@@ -7,8 +7,7 @@ from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
 from gql.context import Context
-from gql.cost import estimated_rows
-from gql.errors import Code
+from gql.preflight import preflight_errors
 
 
 class OperationBoundary(SchemaExtension):
@@ -24,22 +23,10 @@ class OperationBoundary(SchemaExtension):
         execution = self.execution_context
         context = execution.context
         if isinstance(context, Context) and execution.graphql_document is not None:
-            limit = context.settings.max_rows
-            rows = estimated_rows(
-                execution.graphql_document, execution.operation_name, execution.variables
-            )
-            if rows > limit:
+            errors = preflight_errors(execution, context.settings)
+            if errors:
                 # A result set here means graphql-core never runs, so no SQL either.
-                execution.result = GraphQLExecutionResult(
-                    data=None,
-                    errors=[
-                        GraphQLError(
-                            f"the operation may return {rows} rows; the limit is {limit}: "
-                            "ask for smaller pages",
-                            extensions={"code": Code.BAD_USER_INPUT.value},
-                        )
-                    ],
-                )
+                execution.result = GraphQLExecutionResult(data=None, errors=errors)
                 yield
                 return
             # Parsing and validation passed: now the caller is worth a database lookup.

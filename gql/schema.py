@@ -11,7 +11,6 @@ from strawberry.extensions import (
     MaxAliasesLimiter,
     ParserCache,
     QueryDepthLimiter,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.name_converter import NameConverter
@@ -19,7 +18,9 @@ from strawberry.schema.name_converter import NameConverter
 from db.settings import Settings
 from gql.extensions import OperationBoundary
 from gql.mutations import Mutation
+from gql.nul_strings import NoNulInStringLiterals
 from gql.queries import Query
+from gql.validation import CachedValidation
 
 
 class TaskqlSchema(strawberry.Schema):
@@ -42,11 +43,12 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     limits = [
         *QueryDepthLimiter(max_depth=settings.max_depth).validation_rules,
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
+        NoNulInStringLiterals,
     ]
     extensions: list[Any] = [
         lambda: AddValidationRules(limits),
         lambda: ParserCache(maxsize=512),
-        lambda: ValidationCache(maxsize=512),
+        lambda: CachedValidation(hide_suggestions=not settings.introspection),
         OperationBoundary,
     ]
     if not settings.introspection:

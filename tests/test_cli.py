@@ -1,5 +1,6 @@
 """The `taskql` command, run as operators run it: in a subprocess."""
 
+import argparse
 import os
 import subprocess
 import sys
@@ -158,8 +159,18 @@ def test_seed_demo_is_idempotent_and_prints_a_token(database: DatabaseUnderTest)
     second = run("seed", "--demo", url=database.url)
     assert first.returncode == 0 and second.returncode == 0, (first.stderr, second.stderr)
     assert "exists already" in second.stdout
-    assert first.stdout.strip().splitlines()[-1].startswith("tq_")
-    assert second.stdout.strip().splitlines()[-1].startswith("tq_")
+    ids = []
+    for result in (first, second):
+        lines = result.stdout.strip().splitlines()
+        assert lines[-1].startswith("tq_") and " " not in lines[-1]
+        (id_line,) = [line for line in lines if line.startswith("id: ")]
+        ids.append(id_line.removeprefix("id: "))
+    assert ids[0] != ids[1]  # every run issues a fresh token
+    listed = run("token", "list", "--team", "demo", url=database.url)
+    assert listed.returncode == 0, listed.stderr
+    rows = {line.split()[0]: line.split() for line in listed.stdout.splitlines()[1:]}
+    for token_id in ids:
+        assert rows[token_id][1] == "@alice" and rows[token_id][-1] == "demo"
 
 
 def test_seed_tasks_adds_tasks_with_progress(database: DatabaseUnderTest) -> None:
@@ -249,3 +260,164 @@ def test_serve_migrates_seeds_on_first_run_and_answers(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every command and action of the parser, the top level included."""
+    found = [path]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += _commands(sub, (*path, name))
+    return found
+
+
+def test_help_of_every_command_says_what_it_reads() -> None:
+    from gql.cli import _parser
+
+    commands = _commands(_parser())
+    assert ("token", "list") in commands and ("team", "list") in commands
+    assert ("worker", "list") in commands and len(commands) >= 15
+
+    def help_of(command: tuple[str, ...]) -> str:
+        parser = _parser()
+        for name in command:
+            (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+            parser = sub.choices[name]
+        return parser.format_help()
+
+    for command in commands:
+        text = help_of(command)
+        assert "environment:" in text and "DATABASE_URL" in text, command
+        if command != ("export-schema",):
+            assert ".env" in text and "taskql.db" in text, command
+        if command in ((), ("serve",)):
+            assert "first run:" in text and "demo team" in text, command
+        assert "(default: None)" not in text, command
+    serve = help_of(("serve",))
+    for default in ("(default: 127.0.0.1)", "(default: 8000)", "(default: 1)"):
+        assert default in serve
+    assert "(default: demo)" in help_of(("seed",))
+    # The installed command prints the same text.
+    for command in ((), ("token", "list")):
+        result = run(*command, "--help", url="sqlite:///unused.db")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == help_of(command).split()
+
+
+async def test_team_worker_and_token_lists(
+    database: DatabaseUnderTest, http: httpx.AsyncClient
+) -> None:
+    slug = _slug()
+    assert run("team", "create", slug, "--name", "Listed Team", url=database.url).returncode == 0
+    for handle, kind in (("@lin", "human"), ("@bot", "agent")):
+        created = run(
+            "worker",
+            "create",
+            "--team",
+            slug,
+            "--handle",
+            handle,
+            "--name",
+            f"Name {handle[1:]}",
+            "--type",
+            kind,
+            url=database.url,
+        )
+        assert created.returncode == 0, created.stderr
+
+    def issue(worker: str, label: str) -> tuple[str, str]:
+        result = run(
+            "token",
+            "create",
+            "--team",
+            slug,
+            "--worker",
+            worker,
+            "--label",
+            label,
+            url=database.url,
+        )
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.strip().splitlines()
+        return lines[0].removeprefix("id: "), lines[-1]
+
+    used_id, used_secret = issue("@lin", "used laptop")
+    revoked_id, revoked_secret = issue("@bot", "ci")
+    assert (await GraphQLClient(http, used_secret)("{ me { handle } }")).data
+    assert run("token", "revoke", revoked_id, url=database.url).returncode == 0
+
+    teams_out = run("team", "list", url=database.url)
+    assert teams_out.returncode == 0, teams_out.stderr
+    assert teams_out.stdout.splitlines()[0].split() == ["ID", "SLUG", "CREATED", "NAME"]
+    (team_row,) = [line for line in teams_out.stdout.splitlines() if f" {slug} " in line]
+    assert team_row.endswith("Listed Team")
+
+    workers_out = run("worker", "list", "--team", slug, url=database.url)
+    assert workers_out.returncode == 0, workers_out.stderr
+    worker_rows = [line.split() for line in workers_out.stdout.splitlines()]
+    assert worker_rows[0] == ["ID", "HANDLE", "TYPE", "CREATED", "NAME"]
+    assert [(row[1], row[2], row[-1]) for row in worker_rows[1:]] == [
+        ("@lin", "human", "lin"),
+        ("@bot", "agent", "bot"),
+    ]
+
+    tokens_out = run("token", "list", "--team", slug, url=database.url)
+    assert tokens_out.returncode == 0, tokens_out.stderr
+    lines = tokens_out.stdout.splitlines()
+    assert lines[0].split() == ["ID", "WORKER", "CREATED", "LAST_USED", "REVOKED", "LABEL"]
+    rows = {line.split()[0]: line.split(maxsplit=5) for line in lines[1:]}
+    assert set(rows) == {used_id, revoked_id}
+    assert rows[used_id][1] == "@lin" and rows[used_id][3] != "-" and rows[used_id][4] == "-"
+    assert rows[used_id][5] == "used laptop"
+    assert rows[revoked_id][1] == "@bot" and rows[revoked_id][3] == "-"
+    assert rows[revoked_id][4].endswith("Z") and rows[revoked_id][5] == "ci"
+    # Neither the secret nor its stored hash is ever shown.
+    from db.services.tokens import hash_token
+
+    for secret in (used_secret, revoked_secret):
+        assert secret not in tokens_out.stdout and hash_token(secret) not in tokens_out.stdout
+        assert secret[3:15] not in tokens_out.stdout
+
+    for command in (["worker", "list"], ["token", "list"]):
+        missing = run(*command, "--team", "no-such-team", url=database.url)
+        assert "no team" in assert_one_line_failure(missing)
+
+
+async def test_revoking_a_token_twice_says_so_and_succeeds(
+    database: DatabaseUnderTest, http: httpx.AsyncClient
+) -> None:
+    slug = _slug()
+    assert run("team", "create", slug, "--name", "Twice", url=database.url).returncode == 0
+    assert (
+        run(
+            "worker",
+            "create",
+            "--team",
+            slug,
+            "--handle",
+            "@t",
+            "--name",
+            "T",
+            "--type",
+            "human",
+            url=database.url,
+        ).returncode
+        == 0
+    )
+    created = run("token", "create", "--team", slug, "--worker", "@t", url=database.url)
+    token_id, secret = (
+        created.stdout.splitlines()[0].removeprefix("id: "),
+        created.stdout.split()[-1],
+    )
+
+    first = run("token", "revoke", token_id, url=database.url)
+    assert first.returncode == 0 and first.stdout.strip() == f"revoked token {token_id}"
+    second = run("token", "revoke", token_id, url=database.url)
+    assert second.returncode == 0, second.stderr
+    assert f"token {token_id} was already revoked at " in second.stdout
+    assert "nothing changed" in second.stdout
+    assert (await GraphQLClient(http, secret)("{ me { handle } }")).codes == ["UNAUTHENTICATED"]
+    listed = run("token", "list", "--team", slug, url=database.url).stdout.splitlines()[1]
+    # The second revoke kept the first revocation's time.
+    assert listed.split()[4] in second.stdout

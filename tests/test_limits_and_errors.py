@@ -169,13 +169,34 @@ async def test_multiplied_pages_are_refused_before_sql(
 
 
 def test_row_estimate() -> None:
-    from graphql import parse
+    from graphql import OperationDefinitionNode, parse
 
-    from gql.cost import estimated_rows
+    from gql.cost import estimated_rows, operation_fragments
 
     doc = parse(
-        "query A { tasks { nodes { subtasks(first: 3) { totalCount } } } } query B { workers(last: 7) { nodes { id } } }"
+        "query A { tasks { nodes { subtasks(first: 3) { totalCount } } } }"
+        " query B { workers(last: 7) { nodes { id } } }"
+        " query C { me { id } }"
+        " query D($n: Int) { tasks(first: 60000) { nodes { subtasks(first: $n) { totalCount } } } }"
     )
-    assert estimated_rows(doc, "A", {}) == 20 + 20 * 3  # first defaults to 20
-    assert estimated_rows(doc, "B", {}) == 7
-    assert estimated_rows(doc, "C", {}) == 0
+    operations = {
+        d.name.value: d
+        for d in doc.definitions
+        if isinstance(d, OperationDefinitionNode) and d.name is not None
+    }
+
+    def rows(name: str, variables: dict[str, int] | None = None, max_page_size: int = 100) -> int:
+        return estimated_rows(
+            operations[name],
+            operation_fragments(doc),
+            variables or {},
+            max_page_size=max_page_size,
+        )
+
+    assert rows("A") == 20 + 20 * 3  # first defaults to 20
+    assert rows("A", max_page_size=10) == 10 + 10 * 3  # the default never exceeds the maximum
+    assert rows("B") == 7
+    assert rows("C") == 0
+    # A page size the resolver will refuse counts as the largest valid one.
+    assert rows("D", {"n": -1}) == 100 + 100 * 100
+    assert rows("D", {"n": 2}) == 100 + 100 * 2

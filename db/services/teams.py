@@ -21,6 +21,10 @@ class TeamService(ServiceBase[Team, TeamCreate, TeamUpdate]):
             await session.execute(select(Team).where(col(Team.slug) == slug))
         ).scalar_one_or_none()
 
+    async def list_all(self, session: AsyncSession) -> list[Team]:
+        """Every team, oldest first: teams are the one thing an operator sees across tenants."""
+        return list((await session.execute(select(Team).order_by(col(Team.id)))).scalars())
+
     async def require_slug(self, session: AsyncSession, slug: str) -> Team:
         team = await self.get_by_slug(session, slug)
         if team is None:

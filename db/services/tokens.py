@@ -3,14 +3,15 @@
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from db.errors import NotFound
-from db.models import ApiToken, utcnow
+from db.models import ApiToken, Worker, utcnow
 
 TOKEN_PREFIX = "tq_"
 
@@ -46,13 +47,58 @@ async def issue(
     return IssuedToken(id=row.id, secret=secret)
 
 
-async def revoke(session: AsyncSession, token_id: int) -> None:
+@dataclass(frozen=True)
+class Revocation:
+    revoked_at: datetime
+    # True when an earlier revoke already ended the token: nothing changed now.
+    already: bool
+
+
+@dataclass(frozen=True)
+class TokenListing:
+    """What an operator may see of a token: never its secret, nor its hash."""
+
+    id: int
+    worker_handle: str
+    label: str | None
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+async def revoke(session: AsyncSession, token_id: int) -> Revocation:
     row = await session.get(ApiToken, token_id)
     if row is None:
         raise NotFound(f"no token with id {token_id}")
-    if row.revoked_at is None:
-        row.revoked_at = utcnow()
-        await session.flush()
+    if row.revoked_at is not None:
+        return Revocation(revoked_at=row.revoked_at, already=True)
+    row.revoked_at = utcnow()
+    await session.flush()
+    return Revocation(revoked_at=row.revoked_at, already=False)
+
+
+async def list_for_team(session: AsyncSession, team_id: int) -> list[TokenListing]:
+    """The team's tokens, oldest first, with the handle of the worker each acts as."""
+    stmt = (
+        sa.select(  # sqlmodel's select types at most four columns
+            col(ApiToken.id),
+            col(Worker.handle),
+            col(ApiToken.label),
+            col(ApiToken.created_at),
+            col(ApiToken.last_used_at),
+            col(ApiToken.revoked_at),
+        )
+        .join(Worker, col(Worker.id) == col(ApiToken.worker_id))
+        .where(col(ApiToken.team_id) == team_id)
+        .order_by(col(ApiToken.id))
+    )
+    listings = []
+    for token_id, handle, label, created_at, last_used_at, revoked_at in (
+        await session.execute(stmt)
+    ).all():
+        assert token_id is not None  # a primary key read back from the table
+        listings.append(TokenListing(token_id, handle, label, created_at, last_used_at, revoked_at))
+    return listings
 
 
 async def authenticate(

@@ -31,6 +31,10 @@ class WorkerService(ServiceBase[Worker, WorkerCreate, WorkerUpdate]):
         )
         return (await session.execute(stmt)).scalar_one_or_none()
 
+    async def list_for_team(self, session: AsyncSession, team_id: int) -> list[Worker]:
+        stmt = select(Worker).where(col(Worker.team_id) == team_id).order_by(col(Worker.id))
+        return list((await session.execute(stmt)).scalars())
+
     async def require_handle(self, session: AsyncSession, team_id: int, handle: str) -> Worker:
         worker = await self.get_by_handle(session, team_id, handle)
         if worker is None:
