@@ -19,6 +19,7 @@ from strawberry.schema.name_converter import NameConverter
 from db.settings import Settings
 from gql.extensions import OperationBoundary
 from gql.mutations import Mutation
+from gql.planned import PlannedExecutor
 from gql.queries import Query
 
 
@@ -56,6 +57,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         extensions=extensions,
         config=StrawberryConfig(name_converter=CachedNameConverter()),
+        execution_context_class=PlannedExecutor,
     )
 
 

@@ -21,6 +21,7 @@ from tests.databases import (
 )
 from tests.factories import Member, make_member
 from tests.graphql_client import GraphQLClient
+from tests.parity import ParityTransport
 
 _pg_unreachable: str | None = None
 
@@ -78,12 +79,19 @@ async def engine(database: DatabaseUnderTest) -> AsyncIterator[AsyncEngine]:
 async def http(
     database: DatabaseUnderTest, engine: AsyncEngine
 ) -> AsyncIterator[httpx.AsyncClient]:
+    """The app, with every read also answered by the resolver path and compared (tests/parity.py)."""
     app = create_app(settings_for(database.url), engine=engine)
+    reference_engine = create_engine(settings_for(database.url))
+    reference = create_app(settings_for(database.url, planner=False), engine=reference_engine)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
+        reference.router.lifespan_context(reference),
+        httpx.AsyncClient(
+            transport=ParityTransport(app, reference), base_url="http://test"
+        ) as http,
     ):
         yield http
+    await reference_engine.dispose()
 
 
 @pytest.fixture
