@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     token_touch_interval_seconds: int = Field(
         default=60, ge=0, validation_alias="TASKQL_TOKEN_TOUCH_INTERVAL"
     )
+    # A token found live is trusted this long without a lookup; a revocation made by
+    # another process takes effect within it (0: look every token up on every request).
+    token_cache_seconds: float = Field(
+        default=1.0, ge=0, le=60, validation_alias="TASKQL_TOKEN_CACHE_SECONDS"
+    )
 
 
 @lru_cache

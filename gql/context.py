@@ -85,12 +85,17 @@ class Context(BaseContext):
         costs the database nothing. A failure is kept for the fields that need a caller."""
         if self.token is None:
             return
+        touch_interval = timedelta(seconds=self.settings.token_touch_interval_seconds)
+        self.principal_or_none = tokens.recent.get(self.token, touch_interval=touch_interval)
+        if self.principal_or_none is not None:
+            return
         try:
             async with self.db.use() as session:
                 found = await tokens.authenticate(
                     session,
                     self.token,
-                    touch_interval=timedelta(seconds=self.settings.token_touch_interval_seconds),
+                    touch_interval=touch_interval,
+                    remember_for=self.settings.token_cache_seconds,
                 )
             if found is None:
                 return
