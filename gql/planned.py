@@ -18,6 +18,7 @@ answer and errors are exactly the resolver path's; fields Strawberry wraps in fi
 extensions are never planned. `TASKQL_PLANNER=off` switches the path off.
 """
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -35,7 +36,7 @@ from graphql import (
 )
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.execution.values import get_argument_values
-from graphql.pyutils import Path, gather_with_cancel
+from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
@@ -182,7 +183,7 @@ class Level:
                 pending.append(index)
             values.append(value)
         if pending:
-            settled = await gather_with_cancel(*(values[i] for i in pending))
+            settled = await _settle([values[i] for i in pending])
             for index, value in zip(pending, settled, strict=True):
                 values[index] = value
         return values
@@ -258,7 +259,7 @@ class Level:
         if len(later) == 1:
             await later[0]
         elif later:
-            await gather_with_cancel(*later)
+            await _settle(later)
         out: list[Any] = [None] * len(values)
         for index, result in zip(present, results, strict=True):
             out[index] = result
@@ -276,6 +277,17 @@ class Level:
         values = await self.field(object_type, items, item_paths, key, field_details_list)
         for result, value in zip(results, values, strict=True):
             result[key] = value
+
+
+async def _settle(awaitables: Sequence[Awaitable[Any]]) -> list[Any]:
+    """Await all, then raise the first failure. Nothing is cancelled: the loaders' futures
+    are shared with graphql-core, which may answer this field next, and nothing of the
+    plan may still run once it has given up."""
+    results = await asyncio.gather(*awaitables, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results
 
 
 def _leaves(leaf_type: GraphQLLeafType, values: list[Any]) -> list[Any]:
