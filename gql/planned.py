@@ -21,6 +21,7 @@ extensions are never planned. `TASKQL_PLANNER=off` switches the path off.
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from typing import Any
 
 from graphql import (
@@ -45,6 +46,11 @@ log = logging.getLogger("taskql.planned")
 
 # Strawberry links each GraphQL field back to its definition under this key.
 _DEFINITION = "strawberry-definition"
+
+
+# True while a root field is completed by the plan, also in the loader batches it starts
+# (they run in tasks that copy the context): tests inspect every statement issued then.
+PLANNING: ContextVar[bool] = ContextVar("taskql_planning", default=False)
 
 
 class NotPlanned(Exception):
@@ -92,15 +98,18 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         key = path.key
         assert isinstance(key, str)
+        planning = PLANNING.set(True)
         try:
             level = Level(self)
             [value] = await level.field(parent_type, [source], [None], key, field_details_list)
         except Exception as exc:  # noqa: BLE001 (any failure: graphql-core answers instead)
             log.debug("%s: graphql-core answers instead of the plan: %r", key, exc)
+            PLANNING.reset(planning)
             result = super().execute_field(
                 parent_type, source, field_details_list, path, position_context
             )
             return await result if self.is_awaitable(result) else result
+        PLANNING.reset(planning)
         return value
 
 

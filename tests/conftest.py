@@ -22,6 +22,7 @@ from tests.databases import (
 from tests.factories import Member, make_member
 from tests.graphql_client import GraphQLClient
 from tests.parity import ParityTransport
+from tests.tenancy_inspector import TenancyInspector
 
 _pg_unreachable: str | None = None
 
@@ -68,11 +69,29 @@ async def database(dialect: str, db_dir: Path) -> AsyncIterator[DatabaseUnderTes
         yield db
 
 
+_tenancy = TenancyInspector()
+
+
 @pytest.fixture(scope="session")
 async def engine(database: DatabaseUnderTest) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(settings_for(database.url))
+    _tenancy.install(engine)
     yield engine
+    _tenancy.remove(engine)
     await engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def planned_statements_name_the_team() -> Iterator[None]:
+    """Fails the test in which the planned path issued a statement that reads a tenant
+    table without its team (tests/tenancy_inspector.py)."""
+    before = len(_tenancy.violations)
+    yield
+    assert _tenancy.violations[before:] == []
+
+
+def tenancy_inspector() -> TenancyInspector:
+    return _tenancy
 
 
 @pytest.fixture(scope="session")

@@ -45,7 +45,12 @@ def _task_assignees(outer: FromClause, team_id: int, where: _Where) -> Condition
     return sa.exists(
         sa.select(sa.literal(1))
         .select_from(link.join(worker, worker.c.id == link.c.worker_id))
-        .where(link.c.task_id == outer.c.id, worker.c.team_id == team_id, where(worker))
+        .where(
+            link.c.task_id == outer.c.id,
+            link.c.team_id == team_id,
+            worker.c.team_id == team_id,
+            where(worker),
+        )
     )
 
 
