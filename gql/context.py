@@ -59,6 +59,15 @@ class RequestSession:
                 self._writing = True
             yield self._session
 
+    async def read_without_transaction(self) -> None:
+        """A read operation on PostgreSQL sends its statements outside a transaction: each
+        is its own snapshot, as inside READ COMMITTED, and BEGIN and COMMIT would be two
+        round trips for nothing. A write later in the operation begins its own."""
+        async with self._lock:
+            session = self._session
+            if not session.in_transaction() and session.get_bind().dialect.name == "postgresql":
+                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
     async def commit(self) -> None:
         async with self._lock:
             await self._session.commit()

@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError
@@ -46,6 +47,8 @@ class OperationBoundary(SchemaExtension):
                 yield
                 return
             # Parsing and validation passed: now the caller is worth a database lookup.
+            if _is_query(execution):
+                await context.db.read_without_transaction()
             await context.authenticate()
         yield
 
@@ -64,6 +67,13 @@ class OperationBoundary(SchemaExtension):
                     await _rollback(context)
                     result.data = None
                     result.errors = [GraphQLError("commit failed", original_error=exc)]
+
+
+def _is_query(execution: Any) -> bool:
+    try:
+        return bool(execution.operation_type.value == "query")
+    except Exception:  # noqa: BLE001 (no single operation: graphql-core reports that)
+        return False
 
 
 async def _rollback(context: Context) -> None:

@@ -6,6 +6,7 @@ transaction control. Each shape runs with 5 and with 50 root rows.
 """
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.statements import StatementCounter
@@ -155,3 +156,29 @@ async def test_a_single_task_with_its_tree(
     assert [a["id"] for a in data["task"]["ancestors"]] == [str(forest.root_ids[0])]
     assert data["task"]["descendants"] == [{"id": str(i)} for i in forest.children[child]]
     assert len(_work(statements)) == 3  # task, ancestors, descendants
+
+
+async def test_a_read_on_postgresql_sends_no_transaction_control(
+    engine: AsyncEngine,
+    http,  # type: ignore[no-untyped-def]
+    member: Member,
+    dialect: str,
+) -> None:
+    """BEGIN and COMMIT would be two round trips of the three a one-statement read needs."""
+    if dialect != "postgresql":
+        pytest.skip("SQLite's transactions cost no round trip")
+    await build_forest(engine, member, roots=2)
+    gql = GraphQLClient(http, member.token)
+    await gql("{ me { id } }")
+    seen: list[bool] = []
+
+    def record(conn, *_args):  # type: ignore[no-untyped-def]
+        seen.append(conn.connection.driver_connection.is_in_transaction())
+
+    event.listen(engine.sync_engine, "after_cursor_execute", record)
+    try:
+        response = await gql("{ tasks { totalCount nodes { id project { id } } } }")
+    finally:
+        event.remove(engine.sync_engine, "after_cursor_execute", record)
+    assert not response.errors
+    assert seen and not any(seen), seen
