@@ -12,10 +12,11 @@ one batched statement (the loaders' own queries), before the next level starts.
 Identical answers by construction: the values come from the same resolvers, loaders
 and Strawberry objects, the leaves from the schema's own output coercion, and the
 keys in the order graphql-core collects them. Whatever this path does not handle falls
-back: a root field whose planned completion fails in any way (an invalid argument, an
-unexpected value, a database error) is executed again by graphql-core itself, so its
-answer and errors are exactly the resolver path's; fields Strawberry wraps in field
-extensions are never planned. `TASKQL_PLANNER=off` switches the path off.
+back: a root field whose planned completion fails (an invalid argument, an unexpected
+value) is executed again by graphql-core itself, so its answer and errors are exactly the
+resolver path's; a database failure is reported at the root field instead of being waited
+out twice. Fields Strawberry wraps in field extensions are never planned.
+`TASKQL_PLANNER=off` switches the path off.
 """
 
 import asyncio
@@ -38,9 +39,12 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path
+from sqlalchemy.exc import SQLAlchemyError
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
+
+from gql.errors import is_connection_failure
 
 log = logging.getLogger("taskql.planned")
 
@@ -103,8 +107,17 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
             level = Level(self)
             [value] = await level.field(parent_type, [source], [None], key, field_details_list)
         except Exception as exc:  # noqa: BLE001 (any failure: graphql-core answers instead)
-            log.debug("%s: graphql-core answers instead of the plan: %r", key, exc)
             PLANNING.reset(planning)
+            if isinstance(exc, SQLAlchemyError) or is_connection_failure(exc):
+                # Asking again would wait out a statement timeout or a dead server twice:
+                # the failure is reported at the root field (graphql-core would name the
+                # field whose loader failed; message and code are the same).
+                name = field_details_list[0].node.name.value
+                field_def = self.schema.get_field(parent_type, name)
+                assert field_def is not None
+                self.handle_field_error(exc, field_def.type, field_details_list, path)
+                return None
+            log.debug("%s: graphql-core answers instead of the plan: %r", key, exc)
             result = super().execute_field(
                 parent_type, source, field_details_list, path, position_context
             )
@@ -128,29 +141,52 @@ class Level:
         field_details_list: FieldDetailsList,
     ) -> list[Any]:
         """The completed value of field `key` for each of `items`."""
-        node = field_details_list[0].node
-        name = node.name.value
-        if name == "__typename":
+        scalars = self.scalars(parent_type, items, field_details_list)
+        if scalars is not None:
+            return scalars
+        field_def, definition = self._definition(parent_type, field_details_list)
+        paths = [Path(prev, key, parent_type.name) for prev in item_paths]
+        if definition.base_resolver is None:
+            get = self.executor._config.default_resolver
+            values = [get(item, definition.python_name) for item in items]
+        else:
+            values = await self._resolve(
+                definition, field_def, parent_type, items, paths, field_details_list
+            )
+        return await self.complete(field_def.type, values, paths, field_details_list)
+
+    def scalars(
+        self,
+        parent_type: GraphQLObjectType,
+        items: Sequence[Any],
+        field_details_list: FieldDetailsList,
+    ) -> list[Any] | None:
+        """The values of a scalar attribute (or __typename) for all items, at once: nothing
+        below them resolves, so they need no paths and no await. None for other fields."""
+        if field_details_list[0].node.name.value == "__typename":
             return [parent_type.name] * len(items)
+        field_def, definition = self._definition(parent_type, field_details_list)
+        leaf = get_nullable_type(field_def.type)
+        if definition.base_resolver is not None or not isinstance(leaf, GraphQLLeafType):
+            return None
+        get = self.executor._config.default_resolver
+        attribute = definition.python_name
+        values = _leaves(leaf, [get(item, attribute) for item in items])
+        if isinstance(field_def.type, GraphQLNonNull) and any(v is None for v in values):
+            raise NotPlanned("null for a non-null field")
+        return values
+
+    def _definition(
+        self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> tuple[GraphQLField, StrawberryField]:
+        name = field_details_list[0].node.name.value
         field_def = self.executor.schema.get_field(parent_type, name)
         if field_def is None:
             raise NotPlanned(f"{parent_type.name}.{name} is not in the schema")
         definition: StrawberryField | None = (field_def.extensions or {}).get(_DEFINITION)
         if definition is None or definition.extensions:
             raise NotPlanned(f"{parent_type.name}.{name} is not a plain Strawberry field")
-        if definition.base_resolver is None:
-            get = self.executor._config.default_resolver
-            attribute = definition.python_name
-            values: list[Any] = [get(item, attribute) for item in items]
-            if isinstance(get_nullable_type(field_def.type), GraphQLLeafType):
-                # Scalars need no paths: nothing below them resolves.
-                return await self.complete(field_def.type, values, (), field_details_list)
-        paths = [Path(prev, key, parent_type.name) for prev in item_paths]
-        if definition.base_resolver is not None:
-            values = await self._resolve(
-                definition, field_def, parent_type, items, paths, field_details_list
-            )
-        return await self.complete(field_def.type, values, paths, field_details_list)
+        return field_def, definition
 
     async def _resolve(
         self,
@@ -260,8 +296,13 @@ class Level:
         results: list[dict[str, Any]] = [{} for _ in items]
         later: list[Awaitable[None]] = []
         for key, sub_fields in grouped.items():
-            # Every key is placed now, in the order graphql-core collected them, and
-            # filled when its level is done: the response keeps the resolver path's order.
+            # Every key is placed now, in the order graphql-core collected them (relations
+            # filled when their level is done): the response keeps the resolver path's order.
+            scalars = self.scalars(object_type, items, sub_fields)
+            if scalars is not None:
+                for result, value in zip(results, scalars, strict=True):
+                    result[key] = value
+                continue
             for result in results:
                 result[key] = None
             later.append(self._fill(object_type, items, item_paths, key, sub_fields, results))
