@@ -34,7 +34,7 @@ Q2_NESTED = """query { tasks(first: 50, where: { parentId: { isNull: true } }) {
   id title project { name } assignments { role worker { handle } }
   subtasks(first: 10) { nodes { id title assignments { worker { handle } } } } } } }"""
 Q3_FILTER = """query { tasks(first: 50, where: { status: { in: [PENDING, IN_PROGRESS] },
-  priority: { eq: HIGH }, title: { ilike: "%ab%" } }) {
+  priority: { eq: HIGH }, title: { ilike: "%12%" } }) {
   totalCount nodes { id title status priority } } }"""
 Q4_SINGLE = """query ($id: ID!) { task(id: $id) { id title status priority progressPercent dueDate
   createdAt project { id name slug } parent { id title status } } }"""
