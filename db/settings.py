@@ -45,9 +45,16 @@ class Settings(BaseSettings):
     max_aliases: int = Field(default=50, ge=1, validation_alias="TASKQL_MAX_ALIASES")
     max_body_bytes: int = Field(default=1_048_576, ge=1, validation_alias="TASKQL_MAX_BODY_BYTES")
     introspection: bool = Field(default=True, validation_alias="TASKQL_INTROSPECTION")
+    # Read operations completed level by level (gql/planned.py); off: field by field.
+    planner: bool = Field(default=True, validation_alias="TASKQL_PLANNER")
     # last_used_at is written at most this often per token, so reads stay reads.
     token_touch_interval_seconds: int = Field(
         default=60, ge=0, validation_alias="TASKQL_TOKEN_TOUCH_INTERVAL"
+    )
+    # A token found live is trusted this long without a lookup; a revocation made by
+    # another process takes effect within it (0: look every token up on every request).
+    token_cache_seconds: float = Field(
+        default=1.0, ge=0, le=60, validation_alias="TASKQL_TOKEN_CACHE_SECONDS"
     )
 
 

@@ -43,9 +43,15 @@ class Context(BaseContext):
             return
         token = self.token
         touch_interval = timedelta(seconds=self.settings.token_touch_interval_seconds)
+        self.principal_or_none = tokens.recent.get(token, touch_interval=touch_interval)
+        if self.principal_or_none is not None:
+            return
+        remember_for = self.settings.token_cache_seconds
         try:
             found = await self.db.run(
-                lambda session: tokens.authenticate(session, token, touch_interval=touch_interval)
+                lambda session: tokens.authenticate(
+                    session, token, touch_interval=touch_interval, remember_for=remember_for
+                )
             )
             if found is None:
                 return

@@ -19,6 +19,7 @@ from db.settings import Settings
 from gql.extensions import OperationBoundary
 from gql.mutations import Mutation
 from gql.nul_strings import NoNulInStringLiterals
+from gql.planned import PlannedExecutor
 from gql.queries import Query
 from gql.validation import CachedValidation
 
@@ -58,6 +59,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         mutation=Mutation,
         extensions=extensions,
         config=StrawberryConfig(name_converter=CachedNameConverter()),
+        execution_context_class=PlannedExecutor,
     )
 
 

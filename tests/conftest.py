@@ -21,6 +21,8 @@ from tests.databases import (
 )
 from tests.factories import Member, make_member
 from tests.graphql_client import GraphQLClient
+from tests.parity import ParityTransport
+from tests.tenancy_inspector import TenancyInspector
 
 pytest_plugins = ["tests.leak_guard"]
 
@@ -69,23 +71,48 @@ async def database(dialect: str, db_dir: Path) -> AsyncIterator[DatabaseUnderTes
         yield db
 
 
+_tenancy = TenancyInspector()
+
+
 @pytest.fixture(scope="session")
 async def engine(database: DatabaseUnderTest) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(settings_for(database.url))
+    _tenancy.install(engine)
     yield engine
+    _tenancy.remove(engine)
     await engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def planned_statements_name_the_team() -> Iterator[None]:
+    """Fails the test in which the planned path issued a statement that reads a tenant
+    table without its team (tests/tenancy_inspector.py)."""
+    before = len(_tenancy.violations)
+    yield
+    assert _tenancy.violations[before:] == []
+
+
+def tenancy_inspector() -> TenancyInspector:
+    return _tenancy
 
 
 @pytest.fixture(scope="session")
 async def http(
     database: DatabaseUnderTest, engine: AsyncEngine
 ) -> AsyncIterator[httpx.AsyncClient]:
+    """The app, with every read also answered by the resolver path and compared (tests/parity.py)."""
     app = create_app(settings_for(database.url), engine=engine)
+    reference_engine = create_engine(settings_for(database.url))
+    reference = create_app(settings_for(database.url, planner=False), engine=reference_engine)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
+        reference.router.lifespan_context(reference),
+        httpx.AsyncClient(
+            transport=ParityTransport(app, reference), base_url="http://test"
+        ) as http,
     ):
         yield http
+    await reference_engine.dispose()
 
 
 @pytest.fixture

@@ -1,14 +1,17 @@
 """Token auth over HTTP: who may ask, and what an anonymous client may still see."""
 
+import asyncio
 from datetime import timedelta
 
 import httpx
+import sqlalchemy as sa
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import create_session_factory
-from db.models import ApiToken
+from db.models import ApiToken, utcnow
 from db.services import tokens
+from db.statements import StatementCounter
 from tests.factories import Member
 from tests.graphql_client import GraphQLClient
 
@@ -110,3 +113,19 @@ async def test_a_token_sees_only_its_own_team(
     theirs = (await gql(ME, token=other.token)).data
     assert mine["team"]["id"] != theirs["team"]["id"]
     assert theirs["me"]["handle"] == "@other"
+
+
+async def test_a_token_found_live_is_not_looked_up_again_for_a_second(
+    gql: GraphQLClient, member: Member, engine: AsyncEngine, statements: StatementCounter
+) -> None:
+    assert (await gql("{ me { id } }")).data  # looked up, and last_used_at written
+    statements.reset()
+    assert (await gql("{ me { id } }")).data
+    assert not [s for s in statements.statements if "api_token" in s], statements.statements
+    # Revoked by another process (a plain UPDATE, no in-process notice): refused within 1 s.
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.update(ApiToken).where(ApiToken.id == member.token_id).values(revoked_at=utcnow())
+        )
+    await asyncio.sleep(1.0)
+    assert (await gql("{ me { id } }")).codes == ["UNAUTHENTICATED"]

@@ -1,6 +1,7 @@
 """The `taskql` command, run as operators run it: in a subprocess."""
 
 import argparse
+import asyncio
 import os
 import subprocess
 import sys
@@ -94,6 +95,8 @@ async def test_team_worker_token_lifecycle(
 
     revoked = run("token", "revoke", token_id, url=database.url)
     assert revoked.returncode == 0, revoked.stderr
+    # Revoked in another process: refused within TASKQL_TOKEN_CACHE_SECONDS (1 s).
+    await asyncio.sleep(1.0)
     assert (await gql("{ me { handle } }")).codes == ["UNAUTHENTICATED"]
 
 

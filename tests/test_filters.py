@@ -227,3 +227,55 @@ async def test_task_stats_follow_the_filter(gql: GraphQLClient, titles: dict[str
         "averageProgress": None,
         "byStatus": [{"status": s, "count": 0} for s in ("PENDING", "IN_PROGRESS", "COMPLETED")],
     }
+
+
+async def test_relationship_filters_through_one_table_twice(
+    engine: AsyncEngine, member: Member, gql: GraphQLClient
+) -> None:
+    """Each level of `parent: {parent: ...}` is its own alias: grandchildren are found."""
+    web = await add_project(engine, member, slug="deep", name="Deep")
+    ada = await add_worker(engine, member, handle="@ada")
+    root = await add_task(engine, member, title="root", project_id=web)
+    other = await add_task(engine, member, title="other root")
+    child = await add_task(engine, member, title="child", parent_id=root, project_id=web)
+    await add_task(engine, member, title="other child", parent_id=other)
+    grand = await add_task(
+        engine,
+        member,
+        title="grandchild",
+        parent_id=child,
+        project_id=web,
+        assignees={ada: AssignmentRole.ASSIGNEE},
+    )
+    await add_task(engine, member, title="great-grandchild", parent_id=grand, project_id=web)
+    cases: list[tuple[dict, list[str]]] = [  # type: ignore[type-arg]
+        ({"parent": {"parent": {"id": {"eq": str(root)}}}}, ["grandchild"]),
+        ({"parent": {"parent": {"title": {"eq": "root"}}}}, ["grandchild"]),
+        ({"parent": {"parent": {"parent": {"id": {"eq": str(root)}}}}}, ["great-grandchild"]),
+        (
+            {"parent": {"parent": {"project": {"slug": {"eq": "deep"}}}}},
+            ["grandchild", "great-grandchild"],
+        ),
+        (
+            {
+                "parent": {
+                    "assignees": {"handle": {"eq": "@ada"}},
+                    "parent": {"id": {"eq": str(child)}},
+                }
+            },
+            ["great-grandchild"],
+        ),
+        (
+            {"parent": {"parent": {"parentId": {"isNull": True}}}},
+            ["grandchild"],
+        ),
+        (
+            {
+                "not": {"parent": {"parent": {"id": {"eq": str(root)}}}},
+                "parentId": {"isNull": False},
+            },
+            ["child", "other child", "great-grandchild"],
+        ),
+    ]
+    for where, expected in cases:
+        assert sorted(await matching(gql, where)) == sorted(expected), where

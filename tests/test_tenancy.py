@@ -7,10 +7,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.models import AuditAction
-from db.services.catalog import AUDIT, TASK
+from db.services.catalog import ASSIGNMENT, AUDIT, TASK, WORKER
+from tests.conftest import tenancy_inspector
 from tests.datasets import build_forest
 from tests.factories import make_member
 from tests.graphql_client import GraphQLClient
+from tests.tenancy_inspector import unscoped_tenant_tables
 
 
 async def test_nothing_leaks_across_teams(engine: AsyncEngine, http: httpx.AsyncClient) -> None:
@@ -130,3 +132,30 @@ async def test_nothing_leaks_across_teams(engine: AsyncEngine, http: httpx.Async
         {"c": cursor},
     )
     assert {n["id"] for n in page["tasks"]["nodes"]} <= my_task_ids
+
+
+def test_the_inspector_finds_tenant_tables_without_their_team() -> None:
+    parent = TASK.alias()
+    scoped = sa.select(TASK).where(TASK.c.team_id == 1)
+    assert unscoped_tenant_tables(scoped) == set()
+    assert unscoped_tenant_tables(sa.select(TASK).where(TASK.c.id == 1)) == {"task"}
+    # An alias is a reference of its own: the outer table's team does not cover it.
+    through = scoped.where(
+        sa.exists().where(parent.c.id == TASK.c.parent_id, parent.c.title == "x")
+    )
+    assert unscoped_tenant_tables(through) == {"task"}
+    joined = sa.select(ASSIGNMENT).join(WORKER, WORKER.c.id == ASSIGNMENT.c.worker_id)
+    assert unscoped_tenant_tables(joined.where(ASSIGNMENT.c.team_id == 1)) == {"worker"}
+
+
+async def test_the_planned_statements_of_a_read_are_inspected(
+    engine: AsyncEngine, http: httpx.AsyncClient
+) -> None:
+    member = await make_member(engine)
+    await build_forest(engine, member, roots=2)
+    before = tenancy_inspector().inspected
+    response = await GraphQLClient(http, member.token)(
+        "{ tasks { nodes { project { id } subtasks { nodes { id } } assignments { worker { id } } } } }"
+    )
+    assert not response.errors
+    assert tenancy_inspector().inspected - before >= 4  # page, projects, subtasks, assignments

@@ -26,7 +26,7 @@ async def for_tasks(
     worker_columns = [column.label(WORKER_PREFIX + column.name) for column in WORKER.c]
     stmt = (
         sa.select(ASSIGNMENT, *worker_columns)
-        .join(WORKER, WORKER.c.id == ASSIGNMENT.c.worker_id)
+        .join(WORKER, sa.and_(WORKER.c.id == ASSIGNMENT.c.worker_id, WORKER.c.team_id == team_id))
         .where(ASSIGNMENT.c.team_id == team_id, ASSIGNMENT.c.task_id.in_(list(task_ids)))
         .order_by(ASSIGNMENT.c.task_id, ASSIGNMENT.c.assigned_at, ASSIGNMENT.c.worker_id)
     )

@@ -20,27 +20,37 @@ _CMP, _STR, _ENUM = "comparable", "string", "enum"
 _Where = Callable[[FromClause], Condition]
 
 
+# Each relationship filter joins a fresh anonymous alias: a filter that passes through one
+# table twice (`parent: {parent: ...}`) gets one alias per level, never a name that shadows
+# the level above and correlates a subquery with itself.
+
+
 def _task_project(outer: FromClause, team_id: int, where: _Where) -> Condition:
-    project = PROJECT.alias("filter_project")
+    project = PROJECT.alias()
     return sa.exists().where(
         project.c.id == outer.c.project_id, project.c.team_id == team_id, where(project)
     )
 
 
 def _task_parent(outer: FromClause, team_id: int, where: _Where) -> Condition:
-    parent = TASK.alias("filter_parent")
+    parent = TASK.alias()
     return sa.exists().where(
         parent.c.id == outer.c.parent_id, parent.c.team_id == team_id, where(parent)
     )
 
 
 def _task_assignees(outer: FromClause, team_id: int, where: _Where) -> Condition:
-    link = ASSIGNMENT.alias("filter_assignment")
-    worker = WORKER.alias("filter_worker")
+    link = ASSIGNMENT.alias()
+    worker = WORKER.alias()
     return sa.exists(
         sa.select(sa.literal(1))
         .select_from(link.join(worker, worker.c.id == link.c.worker_id))
-        .where(link.c.task_id == outer.c.id, worker.c.team_id == team_id, where(worker))
+        .where(
+            link.c.task_id == outer.c.id,
+            link.c.team_id == team_id,
+            worker.c.team_id == team_id,
+            where(worker),
+        )
     )
 
 

@@ -23,5 +23,5 @@ AUDIT_ENTRIES = Entity(AUDIT_FILTER, AUDIT_SORT)
 TASKS_BY_PROJECT = Partition(TASK.c.project_id)
 TASKS_BY_PARENT = Partition(TASK.c.parent_id)
 TASKS_BY_WORKER = Partition(
-    ASSIGNMENT.c.worker_id, TASK.join(ASSIGNMENT, ASSIGNMENT.c.task_id == TASK.c.id)
+    ASSIGNMENT.c.worker_id, TASK.join(ASSIGNMENT, ASSIGNMENT.c.task_id == TASK.c.id), ASSIGNMENT
 )

@@ -89,6 +89,7 @@ class Partition:
 
     key: ColumnElement[Any]
     join: Any = None  # a FromClause joined to the entity's table, or None
+    link: sa.Table | None = None  # the tenant table the join adds, scoped like the entity
 
 
 async def child_pages(
@@ -104,7 +105,7 @@ async def child_pages(
     """The first page of children of every parent, in one statement."""
     table = entity.table
     sortable = entity.sortable
-    conditions = [scoped(entity, team_id, where)]
+    conditions = [scoped(entity, team_id, where), *_link_scope(partition, team_id)]
     if win.after is not None:
         values = decode_cursor(sortable, keys, win.after)
         conditions.append(seek(sortable, table, keys, values, after=True))
@@ -188,11 +189,19 @@ async def child_counts(
     stmt = (
         sa.select(partition.key, sa.func.count())
         .select_from(partition.join if partition.join is not None else entity.table)
-        .where(scoped(entity, team_id, where), partition.key.in_(list(parent_ids)))
+        .where(
+            scoped(entity, team_id, where),
+            *_link_scope(partition, team_id),
+            partition.key.in_(list(parent_ids)),
+        )
         .group_by(partition.key)
     )
     counts = {int(parent): int(n) for parent, n in (await session.execute(stmt)).all()}
     return {parent: counts.get(parent, 0) for parent in parent_ids}
+
+
+def _link_scope(partition: Partition, team_id: int) -> list[Condition]:
+    return [] if partition.link is None else [partition.link.c.team_id == team_id]
 
 
 async def by_ids(

@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -70,6 +71,7 @@ async def revoke(session: AsyncSession, token_id: int) -> Revocation:
     row = await session.get(ApiToken, token_id)
     if row is None:
         raise NotFound(f"no token with id {token_id}")
+    recent.forget(token_id)
     if row.revoked_at is not None:
         return Revocation(revoked_at=row.revoked_at, already=True)
     row.revoked_at = utcnow()
@@ -102,7 +104,7 @@ async def list_for_team(session: AsyncSession, team_id: int) -> list[TokenListin
 
 
 async def authenticate(
-    session: AsyncSession, secret: str, *, touch_interval: timedelta
+    session: AsyncSession, secret: str, *, touch_interval: timedelta, remember_for: float = 0
 ) -> tuple[Principal, bool] | None:
     """The principal of a live token, and whether its last_used_at is due a write.
 
@@ -118,7 +120,10 @@ async def authenticate(
     if row is None:
         return None
     stale = row.last_used_at is None or utcnow() - row.last_used_at >= touch_interval
-    return Principal(token_id=row.id, worker_id=row.worker_id, team_id=row.team_id), stale
+    principal = Principal(token_id=row.id, worker_id=row.worker_id, team_id=row.team_id)
+    # A stale token is remembered as touched: the caller writes last_used_at next.
+    recent.remember(secret, principal, utcnow() if stale else row.last_used_at, remember_for)
+    return principal, stale
 
 
 async def touch(session: AsyncSession, token_id: int) -> None:
@@ -126,3 +131,50 @@ async def touch(session: AsyncSession, token_id: int) -> None:
     await session.execute(
         update(ApiToken).where(col(ApiToken.id) == token_id).values(last_used_at=utcnow())
     )
+
+
+@dataclass(frozen=True)
+class _Remembered:
+    principal: Principal
+    expires: float  # time.monotonic()
+    last_used_at: datetime | None
+
+
+class RecentTokens:
+    """Tokens this process found live less than `ttl` seconds ago, by hash.
+
+    A request whose token was looked up a moment ago needs no round trip of its own for it.
+    A revocation reaches every process within `ttl` (a revoke in this process at once), and
+    a token whose last_used_at is due a write is looked up again, so the write happens.
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Remembered] = {}
+
+    def get(self, secret: str, *, touch_interval: timedelta) -> Principal | None:
+        entry = self._entries.get(hash_token(secret))
+        if entry is None or entry.expires <= time.monotonic():
+            return None
+        if entry.last_used_at is None or utcnow() - entry.last_used_at >= touch_interval:
+            return None
+        return entry.principal
+
+    def remember(
+        self, secret: str, principal: Principal, last_used_at: datetime | None, ttl: float
+    ) -> None:
+        if ttl <= 0:
+            return
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[hash_token(secret)] = _Remembered(
+            principal, time.monotonic() + ttl, last_used_at
+        )
+
+    def forget(self, token_id: int) -> None:
+        for key in [k for k, v in self._entries.items() if v.principal.token_id == token_id]:
+            del self._entries[key]
+
+
+recent = RecentTokens()

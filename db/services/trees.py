@@ -32,7 +32,7 @@ async def ancestors(
     )
     walk = walk.union_all(
         sa.select(walk.c.origin, step.c.parent_id, walk.c.depth + 1)
-        .join(step, step.c.id == walk.c.ancestor_id)
+        .join(step, sa.and_(step.c.id == walk.c.ancestor_id, step.c.team_id == team_id))
         .where(step.c.parent_id.is_not(None), walk.c.depth < _MAX_DEPTH)
     )
     stmt = (
@@ -66,7 +66,7 @@ async def descendants(
     )
     walk = walk.union_all(
         sa.select(walk.c.origin, child.c.id, walk.c.depth + 1)
-        .join(child, child.c.parent_id == walk.c.descendant_id)
+        .join(child, sa.and_(child.c.parent_id == walk.c.descendant_id, child.c.team_id == team_id))
         .where(walk.c.depth < limit)
     )
     found = TASK.alias("found")
