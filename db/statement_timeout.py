@@ -21,7 +21,7 @@ def timed_connection_class(statement_timeout_ms: int) -> type[asyncpg.Connection
     """An asyncpg connection class whose every transaction begins with the timeout set."""
     set_local = f" SET LOCAL statement_timeout = {int(statement_timeout_ms)};"
 
-    class TimedConnection(asyncpg.Connection):  # type: ignore[misc]
+    class TimedConnection(asyncpg.Connection):
         __slots__ = ()
 
         async def execute(

@@ -2,7 +2,6 @@
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -10,9 +9,7 @@ import pytest
 
 from tests.databases import DatabaseUnderTest
 from tests.graphql_client import GraphQLClient
-
-_SCRIPT = Path(sys.executable).with_name("taskql")
-TASKQL = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "gql.cli"]
+from tests.serve_process import TASKQL
 
 
 def run(
