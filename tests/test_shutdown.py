@@ -23,7 +23,9 @@ from tests.factories import Member
 from tests.serve_process import start_serve, wait_until_serving
 
 GRACE_SECONDS = 10
-CLIENTS = 6
+# Enough clients, each opening a connection per request, that at the signal some
+# connections are still waiting to be accepted or have not sent their request yet.
+CLIENTS = 16
 LOAD_SECONDS = 1.5
 CREATE = "mutation ($input: [CreateTaskInput!]!) { createTasks(input: $input) { id title } }"
 
@@ -63,10 +65,10 @@ class Load:
                 except httpx.TransportError as exc:
                     self.cut.append(f"{titles[0]}: {exc!r}")
                     return
-                body = response.json()
-                if response.status_code != 200 or body.get("errors"):
-                    self.cut.append(f"{titles[0]}: {response.status_code} {body}")
+                if response.status_code != 200 or response.json().get("errors"):
+                    self.cut.append(f"{titles[0]}: {response.status_code} {response.text}")
                     return
+                body = response.json()
                 self.acknowledged |= {task["title"] for task in body["data"]["createTasks"]}
                 if self.term_at is not None and started < self.term_at:
                     self.answered_across_term += 1
@@ -87,8 +89,8 @@ async def test_sigterm_under_write_load_loses_no_write(
     workers: int,
     tmp_path: Path,
 ) -> None:
-    if dialect == "pgbouncer":
-        pytest.skip("shutdown is the HTTP server's; a pooler behind it changes nothing here")
+    if dialect != "postgresql":
+        pytest.skip("shutdown is the HTTP server's: the database behind it changes nothing")
     served = start_serve(
         database,
         tmp_path / "serve.log",
