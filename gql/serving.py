@@ -45,7 +45,9 @@ class DrainingHttpToolsProtocol(HttpToolsProtocol):
         if self.cycle is not None and not self.cycle.response_complete:
             self.cycle.keep_alive = False  # answered, then closed
             return
-        grace = min(IDLE_CONNECTION_GRACE_SECONDS, self.config.timeout_graceful_shutdown or 0)
+        grace = IDLE_CONNECTION_GRACE_SECONDS
+        if self.config.timeout_graceful_shutdown is not None:
+            grace = min(grace, self.config.timeout_graceful_shutdown)
         self.loop.call_later(grace, self._close_if_idle)
 
     def _close_if_idle(self) -> None:
@@ -131,7 +133,9 @@ def _supervise(config: uvicorn.Config) -> None:
                 failed = True
                 stop.set()
                 break
-            log.warning("Worker [%d] died (exit code %s); starting another.", *_ended(worker))
+            log.warning(
+                "Worker [%d] died (exit code %s); starting another.", worker.pid, worker.exitcode
+            )
             workers[index] = start_worker()
 
     # The workers' copies of the socket are now the last ones: once each worker has closed
@@ -145,10 +149,6 @@ def _supervise(config: uvicorn.Config) -> None:
     log.info("Stopping parent process [%d]", os.getpid())
     if failed:
         sys.exit(STARTUP_FAILURE)
-
-
-def _ended(worker: Any) -> tuple[int, int]:
-    return worker.pid, worker.exitcode
 
 
 def _worker(config: uvicorn.Config, sockets: list[socket.socket]) -> None:

@@ -27,8 +27,9 @@ from tests.databases import DatabaseUnderTest
 
 # Server connections per (database, user): fewer than the suite's concurrent clients.
 POOL_SIZE = 3
-# The packages that make a runnable pgbouncer on Debian 12 besides what a base image has.
-PACKAGES = ("pgbouncer", "libc-ares2")
+# pgbouncer's shared libraries that a Debian 12 base image may lack (libc6, libssl3, libpam0g
+# and libsystemd0 it has); the packages of those not installed are unpacked beside it.
+LIBRARY_PACKAGES = ("libc-ares2", "libevent-2.1-7")
 CACHE_DIR = Path(tempfile.gettempdir()) / "taskql-test-pgbouncer"
 START_TIMEOUT_SECONDS = 15
 RUN_AS = "postgres"
@@ -110,7 +111,8 @@ def _unpack_packages() -> None:
     if os.geteuid() != 0:
         raise PoolerUnavailable("no pgbouncer on PATH; obtaining one with apt-get needs root")
     with tempfile.TemporaryDirectory() as downloads:
-        download = ["apt-get", "download", "-q", "-o", "APT::Sandbox::User=root", *PACKAGES]
+        packages = ["pgbouncer", *(p for p in LIBRARY_PACKAGES if not _installed(p))]
+        download = ["apt-get", "download", "-q", "-o", "APT::Sandbox::User=root", *packages]
         if _run(download, cwd=downloads).returncode != 0:
             # A fresh machine may have no package lists yet.
             _run(["apt-get", "update", "-q"], cwd=downloads)
@@ -126,6 +128,11 @@ def _unpack_packages() -> None:
         staging.chmod(0o755)
         shutil.rmtree(CACHE_DIR, ignore_errors=True)
         staging.rename(CACHE_DIR)
+
+
+def _installed(package: str) -> bool:
+    status = _run(["dpkg-query", "-W", "-f=${db:Status-Status}", package])
+    return status.returncode == 0 and status.stdout.strip() == "installed"
 
 
 def _run(command: list[str], cwd: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -183,7 +190,10 @@ def _launch(binary: Path, library_path: str | None, server: URL, port: int) -> P
         env["LD_LIBRARY_PATH"] = library_path
     as_user: dict[str, object] = {}
     if os.geteuid() == 0:  # PgBouncer refuses to run as root
-        account = pwd.getpwnam(RUN_AS)
+        try:
+            account = pwd.getpwnam(RUN_AS)
+        except KeyError:
+            raise PoolerUnavailable(f"running as root and there is no user {RUN_AS!r}") from None
         as_user = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
     process = subprocess.Popen(
         [str(binary), str(config)],
