@@ -22,12 +22,7 @@ DIALECTS = ("sqlite", "postgresql", "pgbouncer")
 class DatabaseUnderTest:
     dialect: str
     url: str  # what the app connects to
-    direct_url: str = ""  # the server itself, for migrations; empty: same as url
     pooled: bool = False  # url goes through a transaction-mode pooler
-
-    def __post_init__(self) -> None:
-        if not self.direct_url:
-            object.__setattr__(self, "direct_url", self.url)
 
     def settings(self, **overrides: Any) -> Settings:
         """The app's settings for this database, with the pooler switch it needs."""

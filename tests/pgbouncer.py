@@ -48,9 +48,7 @@ class PgBouncer:
     def fronting(self, direct: DatabaseUnderTest) -> DatabaseUnderTest:
         """The same database, reached through this pooler."""
         url = make_url(direct.url).set(host="127.0.0.1", port=self.port)
-        return DatabaseUnderTest(
-            "pgbouncer", url.render_as_string(False), direct_url=direct.url, pooled=True
-        )
+        return DatabaseUnderTest("pgbouncer", url.render_as_string(False), pooled=True)
 
     def log(self) -> str:
         return (self.workdir / "pgbouncer.log").read_text(errors="replace")
