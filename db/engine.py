@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from db.settings import Settings
+from db.statement_timeout import timed_connection_class
 
 # libpq's sslmode values, which asyncpg accepts as its `ssl` argument.
 _SSL_MODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
@@ -114,12 +115,9 @@ def _create_postgresql_engine(
 ) -> AsyncEngine:
     connect_args = dict(normalized.connect_args)
     connect_args.setdefault("timeout", settings.connect_timeout_seconds)
-    server_settings = dict(connect_args.get("server_settings", {}))
-    if settings.statement_timeout_ms and "statement_cache_size" not in connect_args:
-        # Poolers reject unknown startup parameters; there the timeout is the pooler's job.
-        server_settings["statement_timeout"] = str(settings.statement_timeout_ms)
-    if server_settings:
-        connect_args["server_settings"] = server_settings
+    if settings.statement_timeout_ms:
+        # Per transaction, not per session: it must hold behind a pooler too.
+        connect_args["connection_class"] = timed_connection_class(settings.statement_timeout_ms)
 
     pool_args: dict[str, Any] = (
         {"poolclass": NullPool}

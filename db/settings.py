@@ -38,6 +38,12 @@ class Settings(BaseSettings):
         default=30, gt=0, validation_alias="TASKQL_SQLITE_WRITE_QUEUE_TIMEOUT"
     )
 
+    # After SIGTERM, in-flight requests get this long to finish before they are cut; keep
+    # it below the orchestrator's own kill timeout (Kubernetes: 30 s by default).
+    shutdown_grace_seconds: int = Field(
+        default=25, ge=1, validation_alias="TASKQL_SHUTDOWN_GRACE_SECONDS"
+    )
+
     max_page_size: int = Field(default=100, ge=1, validation_alias="TASKQL_MAX_PAGE_SIZE")
     max_depth: int = Field(default=12, ge=1, validation_alias="TASKQL_MAX_DEPTH")
     # The most rows one operation may ask for through its connections (gql/cost.py).
