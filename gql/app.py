@@ -1,10 +1,10 @@
-"""The FastAPI application: /graphql (GraphiQL on GET), /healthz and /readyz."""
+"""The FastAPI application: /graphql (GraphiQL on GET), /healthz, /readyz and /metrics."""
 
 import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -23,7 +23,12 @@ from gql.context import Context, RequestSession
 from gql.errors import Code, format_error
 from gql.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
 from gql.http_guard import BodyGuard
+from gql.observability import Observability
+from gql.request_record import note_errors
 from gql.schema import build_schema
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
 
 log = logging.getLogger("taskql")
 
@@ -44,6 +49,7 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
         # (a document that does not parse).
         if result.errors:
             result.errors = [format_error(error) for error in result.errors]
+            note_errors(result.errors)
         return await super().process_result(request, result)
 
     def create_response(
@@ -86,19 +92,28 @@ def bearer_token(connection: HTTPConnection) -> str | None:
     return value.strip()
 
 
-def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> FastAPI:
-    """The app. Tests pass their own engine; otherwise the lifespan creates one."""
+def create_app(
+    settings: Settings | None = None,
+    engine: AsyncEngine | None = None,
+    *,
+    tracer_provider: "TracerProvider | None" = None,
+) -> FastAPI:
+    """The app. Tests pass their own engine (and tracer provider); otherwise the lifespan
+    creates one (and TASKQL_TRACING says whether to trace)."""
     settings = settings or get_settings()
+    observability = Observability(settings, tracer_provider)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = engine is None
         app.state.engine = engine or create_engine(settings)
         app.state.session_factory = create_session_factory(app.state.engine)
+        observability.start(app.state.engine)
         tune_garbage_collector()
         try:
             yield
         finally:
+            observability.stop()
             if owned:
                 await app.state.engine.dispose()
 
@@ -109,9 +124,15 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
                 db=RequestSession(session), settings=settings, token=bearer_token(connection)
             )
 
-    app = FastAPI(title="taskql", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="taskql",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        telemetry=observability.fastapi_telemetry(),
+    )
     router = TaskqlGraphQLRouter(
-        build_schema(settings),
+        build_schema(settings, extensions_before=observability.schema_extensions()),
         context_getter=get_context,  # type: ignore[arg-type]  # a FastAPI dependency with yield
         path=GRAPHQL_PATH,
     )
@@ -133,4 +154,5 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         return {"status": "ready"}
 
     app.add_middleware(BodyGuard, path=GRAPHQL_PATH, max_body_bytes=settings.max_body_bytes)
+    observability.install(app, graphql_path=GRAPHQL_PATH, route_prefixes=[ASSETS_PATH])
     return app
