@@ -278,6 +278,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
     from gql.app import create_app
+    from gql.observability import TracingUnavailable
+    from gql.serving import observed_serving
 
     demo_token: list[str] = []
 
@@ -305,18 +307,25 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         print(demo_token[0], flush=True)
     else:
         print(f"serving GraphQL at {url}", flush=True)
-    if args.workers == 1:
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
-    else:
-        # Each process builds its own app (and engine) from the same environment.
-        uvicorn.run(
-            "gql.app:create_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_level="info",
-        )
+    try:
+        with observed_serving(settings, host=args.host, workers=args.workers) as logging_options:
+            if args.workers == 1:
+                uvicorn.run(create_app(settings), host=args.host, port=args.port, **logging_options)
+            else:
+                # Each process builds its own app (and engine) from the same environment.
+                uvicorn.run(
+                    "gql.app:create_app",
+                    factory=True,
+                    host=args.host,
+                    port=args.port,
+                    workers=args.workers,
+                    # uvicorn kills a worker that does not answer its health check within
+                    # 5 s; on a busy machine starting one takes longer, and it loops.
+                    timeout_worker_healthcheck=30,
+                    **logging_options,
+                )
+    except (TracingUnavailable, OSError) as exc:
+        raise CliError(str(exc)) from exc
 
 
 def _is_embedded_default(settings: Settings) -> bool:

@@ -90,9 +90,13 @@ class Observability:
         return current_trace_id
 
 
-def _tracing(settings: Settings, provider: "TracerProvider | None") -> "Tracing | None":
-    if provider is None and settings.tracing == "off":
-        return None
+def check_tracing_available(settings: Settings) -> None:
+    """Raises TracingUnavailable when tracing is on and OpenTelemetry is not installed."""
+    if settings.tracing != "off":
+        _tracing_module(settings)
+
+
+def _tracing_module(settings: Settings) -> Any:
     try:
         from gql import tracing
     except ImportError as exc:
@@ -100,6 +104,13 @@ def _tracing(settings: Settings, provider: "TracerProvider | None") -> "Tracing 
             f"TASKQL_TRACING={settings.tracing} needs the otel extra: "
             f"pip install 'taskql[otel]' ({exc.name} is missing)"
         ) from exc
+    return tracing
+
+
+def _tracing(settings: Settings, provider: "TracerProvider | None") -> "Tracing | None":
+    if provider is None and settings.tracing == "off":
+        return None
+    tracing = _tracing_module(settings)
     owns = provider is None
     return tracing.Tracing(
         provider or tracing.provider_from_settings(settings),

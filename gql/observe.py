@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from db.statements import tallying
+from db.statements import StatementTally, tallying
 from gql import metrics
 from gql.request_log import RequestLine, log_request
-from gql.request_record import close_record, open_record
+from gql.request_record import RequestRecord, close_record, open_record
 
 REQUEST_ID_HEADER = b"x-request-id"
 # A client's id is kept when it is short and plain enough to log and echo safely.
@@ -68,37 +68,49 @@ class RequestObserver:
                     status = status or 500
                     raise
         finally:
-            close_record(token)
-            seconds = time.perf_counter() - started
-            path: str = scope["path"]
-            method: str = scope["method"]
-            log_request(
-                RequestLine(
-                    request_id=request_id,
-                    method=method,
-                    path=path,
-                    status=status,
-                    duration_ms=seconds * 1000,
+            try:
+                self._finish(scope, record, status, time.perf_counter() - started, tally, trace_id)
+            finally:
+                close_record(token)  # after the log line, which gets the record's id
+
+    def _finish(
+        self,
+        scope: Scope,
+        record: RequestRecord,
+        status: int | None,
+        seconds: float,
+        tally: StatementTally,
+        trace_id: str | None,
+    ) -> None:
+        path: str = scope["path"]
+        log_request(
+            RequestLine(
+                request_id=record.request_id,
+                method=scope["method"],
+                path=path,
+                status=status,
+                duration_ms=seconds * 1000,
+                operation_type=record.operation_type,
+                operation_name=_truncated(record.operation_name),
+                error_codes=record.error_codes,
+                statements=tally.count,
+                trace_id=trace_id,
+            )
+        )
+        if not self.options.metrics:
+            return
+        metrics.observe_http(self._route(path), status or 0)
+        if self._carries_operation(scope):
+            metrics.observe_operation(
+                metrics.OperationSample(
                     operation_type=record.operation_type,
-                    operation_name=_truncated(record.operation_name),
+                    operation_name=record.operation_name,
                     error_codes=record.error_codes,
                     statements=tally.count,
-                    trace_id=trace_id,
-                )
+                    seconds=seconds,
+                ),
+                self.names,
             )
-            if self.options.metrics:
-                metrics.observe_http(self._route(path), status or 0)
-                if self._carries_operation(scope):
-                    metrics.observe_operation(
-                        metrics.OperationSample(
-                            operation_type=record.operation_type,
-                            operation_name=record.operation_name,
-                            error_codes=record.error_codes,
-                            statements=tally.count,
-                            seconds=seconds,
-                        ),
-                        self.names,
-                    )
 
     def _route(self, path: str) -> str:
         if path in self.options.routes:

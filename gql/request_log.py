@@ -56,7 +56,7 @@ def log_request(line: RequestLine) -> None:
     quiet = line.path in QUIET_PATHS and line.status is not None and line.status < 400
     level = logging.DEBUG if quiet else logging.INFO
     if log.isEnabledFor(level):
-        fields = {k: v for k, v in asdict(line).items() if v is not None and k != "request_id"}
+        fields = {k: v for k, v in asdict(line).items() if v is not None}
         log.log(level, "%s", line.text(), extra={_FIELDS_ATTRIBUTE: fields})
 
 
