@@ -171,9 +171,10 @@ def observe_delivery_lag(seconds: float) -> None:
 class PoolPublisher:
     """Copies an engine's pool numbers into the pool families.
 
-    Refreshed when /metrics is scraped. Under --workers a scrape reaches one worker
-    only, so each worker also refreshes at every checkout and checkin, the moments its
-    numbers change; the scrape then sums the live workers' latest values.
+    Refreshed at every checkout and checkin, the moments the numbers change, and when
+    the app answers a scrape (for `waiting`). Under --workers a scrape reaches one worker
+    only and sums the live workers' latest values; on TASKQL_METRICS_PORT the scrape is
+    answered by another thread or process.
     """
 
     _EVENTS = ("checkout", "checkin")
@@ -184,11 +185,12 @@ class PoolPublisher:
         self._listening = False
 
     def start(self) -> None:
+        # Totals from before this app (tests share engines) are not this app's.
+        self._counted = pool_stats(self._engine) or self._counted
         self.publish()
-        if is_multiprocess():
-            for name in self._EVENTS:
-                event.listen(self._engine.sync_engine, name, self._on_pool_event)
-            self._listening = True
+        for name in self._EVENTS:
+            event.listen(self._engine.sync_engine, name, self._on_pool_event)
+        self._listening = True
 
     def stop(self) -> None:
         if self._listening:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from graphql import GraphQLError
 from graphql.language import OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
+from strawberry.types.execution import ExecutionContext
 
 
 @dataclass
@@ -50,20 +51,26 @@ def note_errors(errors: list[GraphQLError]) -> None:
     note_error_codes([str((error.extensions or {}).get("code", "")) for error in errors])
 
 
+def valid_operation(execution: ExecutionContext) -> tuple[str, str | None] | None:
+    """(type, name) of the operation a request runs, once its document parsed and
+    validated; None before that or when it did not."""
+    if execution.pre_execution_errors or execution.graphql_document is None:
+        return None
+    wanted = execution.operation_name
+    for definition in execution.graphql_document.definitions:
+        if isinstance(definition, OperationDefinitionNode) and (
+            wanted is None or (definition.name is not None and definition.name.value == wanted)
+        ):
+            return definition.operation.value, definition.name.value if definition.name else None
+    return None
+
+
 class RecordOperation(SchemaExtension):
     """Puts the operation's type and name on the request's record once it validated."""
 
     def on_validate(self) -> Iterator[None]:
         yield
         record = _current.get()
-        execution = self.execution_context
-        if record is None or execution.pre_execution_errors or execution.graphql_document is None:
-            return
-        wanted = execution.operation_name
-        for definition in execution.graphql_document.definitions:
-            if isinstance(definition, OperationDefinitionNode) and (
-                wanted is None or (definition.name is not None and definition.name.value == wanted)
-            ):
-                record.operation_type = definition.operation.value
-                record.operation_name = definition.name.value if definition.name else None
-                return
+        operation = valid_operation(self.execution_context)
+        if record is not None and operation is not None:
+            record.operation_type, record.operation_name = operation

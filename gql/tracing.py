@@ -25,7 +25,7 @@ from strawberry.types.execution import ExecutionContext
 
 from db.settings import Settings
 from gql.request_log import QUIET_PATHS
-from gql.request_record import current_record
+from gql.request_record import current_record, valid_operation
 
 TRACER_NAME = "taskql"
 
@@ -93,14 +93,13 @@ class OperationTracing(OpenTelemetryExtension):
         record = current_record()
         if record is not None:
             span.set_attribute("taskql.request_id", record.request_id)
-            if record.operation_type is not None:
-                name = record.operation_name
-                span.update_name(
-                    f"{record.operation_type} {name}" if name else record.operation_type
-                )
-                span.set_attribute("graphql.operation.type", record.operation_type)
-                if name:
-                    span.set_attribute("graphql.operation.name", name)
+        operation = valid_operation(execution)
+        if operation is not None:
+            operation_type, name = operation
+            span.update_name(f"{operation_type} {name}" if name else operation_type)
+            span.set_attribute("graphql.operation.type", operation_type)
+            if name:
+                span.set_attribute("graphql.operation.name", name)
         if execution.query:
             # The document, never the variables: values a client sends travel in variables.
             span.set_attribute("graphql.document", execution.query)

@@ -2,6 +2,7 @@
 SQL spans inside it, resolver spans on request, and no OpenTelemetry cost when off."""
 
 import json
+import logging
 import subprocess
 import sys
 import threading
@@ -151,8 +152,9 @@ async def test_spans_carry_statements_but_no_values(database: DatabaseUnderTest)
 
 
 async def test_resolver_spans_are_off_by_default_and_traceparent_is_continued(
-    database: DatabaseUnderTest,
+    database: DatabaseUnderTest, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="taskql.request")
     member = await seed_tree(database)
     provider, exporter = in_memory()
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -170,6 +172,9 @@ async def test_resolver_spans_are_off_by_default_and_traceparent_is_continued(
     assert not [s for s in spans if s.name.startswith("GraphQL Resolving")]
     (operation,) = [s for s in spans if s.name == "query"]
     assert f"{operation.context.trace_id:032x}" == trace_id
+    # The request's log line names the trace.
+    (line,) = [r for r in caplog.records if r.name == "taskql.request"]
+    assert f"trace_id={trace_id}" in line.getMessage()
 
 
 async def test_failed_operations_are_marked(database: DatabaseUnderTest) -> None:
