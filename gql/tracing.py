@@ -8,6 +8,7 @@ extra, and a service without tracing does not pay for loading them.
 """
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -38,7 +39,10 @@ def provider_from_settings(settings: Settings) -> TracerProvider:
     if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
         resource = resource.merge(Resource({SERVICE_NAME: "taskql"}))
     provider = TracerProvider(resource=resource)
-    exporter = ConsoleSpanExporter() if settings.tracing == "console" else _otlp_exporter()
+    exporter = (
+        # stdout as it is now, not as it was when the SDK was imported
+        ConsoleSpanExporter(out=sys.stdout) if settings.tracing == "console" else _otlp_exporter()
+    )
     provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
 

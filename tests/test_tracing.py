@@ -287,3 +287,18 @@ def test_tracing_on_without_the_extra_says_what_to_install() -> None:
     result = _python("from gql.app import create_app; create_app()", TASKQL_TRACING="otlp")
     assert result.returncode != 0
     assert "pip install 'taskql[otel]'" in result.stderr
+
+
+async def test_taskql_tracing_console_prints_spans(
+    database: DatabaseUnderTest, capsys: pytest.CaptureFixture[str]
+) -> None:
+    member = await seed_tree(database)
+    async with traced_client(settings_for(database.url, tracing="console"), None) as http:
+        await http.post(
+            "/graphql",
+            json={"query": "query Printed { me { handle } }"},
+            headers={"Authorization": f"Bearer {member.token}"},
+        )
+    printed = capsys.readouterr().out
+    assert '"name": "query Printed"' in printed
+    assert member.token not in printed
