@@ -10,7 +10,7 @@ name, which passed GraphQL's name grammar.
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from db.settings import Settings
@@ -56,7 +56,7 @@ def log_request(line: RequestLine) -> None:
     quiet = line.path in QUIET_PATHS and line.status is not None and line.status < 400
     level = logging.DEBUG if quiet else logging.INFO
     if log.isEnabledFor(level):
-        fields = {k: v for k, v in asdict(line).items() if v is not None}
+        fields = {k: v for k, v in vars(line).items() if v is not None}
         log.log(level, "%s", line.text(), extra={_FIELDS_ATTRIBUTE: fields})
 
 

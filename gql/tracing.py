@@ -146,6 +146,9 @@ class Tracing:
             "tracer_provider": self.provider,
             "metrics": False,
             "logs": False,
+            # Its dependency and endpoint spans would sit between the request and the
+            # operation and tell nothing the operation span does not.
+            "operation_spans": False,
             "exclude": lambda scope: scope.get("path") in QUIET_PATHS,
         }
 
