@@ -73,14 +73,13 @@ class OperationTracing(OpenTelemetryExtension):
 
     resolve = SchemaExtension.resolve  # type: ignore[assignment]  # no per-field middleware
 
-    def __init__(
-        self,
-        *,
-        execution_context: ExecutionContext | None = None,
-        tracer_provider: trace.TracerProvider | None = None,
-    ) -> None:
-        super().__init__(execution_context=execution_context, tracer_provider=tracer_provider)
-        self._tracer = trace.get_tracer(TRACER_NAME, tracer_provider=tracer_provider)
+    def __init__(self, *, tracer: trace.Tracer) -> None:
+        # Not Strawberry's __init__: it looks its tracer up again for every operation,
+        # and a lookup costs more than the spans it makes. The attributes are the ones
+        # its hooks use.
+        self._arg_filter = None
+        self._span_holder = {}
+        self._tracer = tracer
 
     def on_operation(self) -> Iterator[None]:  # type: ignore[override]
         execution = self.execution_context
@@ -136,8 +135,8 @@ class Tracing:
 
     def extension(self) -> Callable[[], SchemaExtension]:
         cls = ResolverTracing if self.resolvers else OperationTracing
-        provider = self.provider
-        return lambda: cls(tracer_provider=provider)
+        tracer = trace.get_tracer(TRACER_NAME, tracer_provider=self.provider)
+        return lambda: cls(tracer=tracer)
 
     def fastapi_telemetry(self) -> dict[str, Any]:
         """FastAPI's native telemetry: the HTTP server span, continuing a caller's
