@@ -88,7 +88,16 @@ def ancestors(span: ReadableSpan, by_id: dict[int, ReadableSpan]) -> Iterator[Re
 
 def all_attribute_text(spans: list[ReadableSpan]) -> str:
     return json.dumps(
-        [{"name": s.name, "attributes": dict(s.attributes or {})} for s in spans], default=str
+        [
+            {
+                "name": s.name,
+                "attributes": dict(s.attributes or {}),
+                "status": s.status.description,
+                "events": [(e.name, dict(e.attributes or {})) for e in s.events],
+            }
+            for s in spans
+        ],
+        default=str,
     )
 
 
@@ -302,3 +311,33 @@ async def test_taskql_tracing_console_prints_spans(
     printed = capsys.readouterr().out
     assert '"name": "query Printed"' in printed
     assert member.token not in printed
+
+
+async def test_a_failing_statement_leaves_no_values_in_its_span(
+    database: DatabaseUnderTest,
+) -> None:
+    """A unique violation: PostgreSQL's message names the duplicate value (its DETAIL)."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    member = await seed_tree(database)
+    provider, exporter = in_memory()
+    settings = settings_for(database.url)
+    engine = create_engine(settings)
+    app = create_app(settings, engine=engine, tracer_provider=provider)
+    try:
+        async with app.router.lifespan_context(app):
+            with pytest.raises(IntegrityError):
+                async with engine.begin() as connection:
+                    await connection.execute(
+                        text("INSERT INTO team (slug, name, created_at) VALUES (:slug, 'x', :now)"),
+                        {"slug": member.team_slug, "now": datetime.now(UTC)},
+                    )
+    finally:
+        await engine.dispose()
+    spans = list(exporter.get_finished_spans())
+    (failed,) = [s for s in spans if s.name.startswith("INSERT")]
+    assert not failed.status.is_ok
+    assert member.team_slug not in all_attribute_text(spans)
