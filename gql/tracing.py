@@ -153,6 +153,10 @@ class Tracing:
         }
 
     def start(self, engine: AsyncEngine) -> None:
+        # The instrumentor is one per process: a second traced app in the same process
+        # (never under serve) would get no SQL spans of its own.
+        if self._instrumentor.is_instrumented_by_opentelemetry:
+            raise RuntimeError("SQL tracing is already on for another app in this process")
         self._instrumentor.instrument(
             engine=engine.sync_engine,
             tracer_provider=self.provider,
