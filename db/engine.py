@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
+from db.pool_stats import ObservedQueuePool
 from db.settings import Settings
 from db.statement_timeout import timed_connection_class
 
@@ -123,6 +124,7 @@ def _create_postgresql_engine(
         {"poolclass": NullPool}
         if poolless
         else {
+            "poolclass": ObservedQueuePool,
             "pool_size": settings.pool_size,
             "max_overflow": settings.max_overflow,
             "pool_recycle": settings.pool_recycle_seconds,
@@ -144,7 +146,7 @@ def _create_sqlite_engine(
     engine = create_async_engine(
         normalized.url,
         connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
-        **({"poolclass": NullPool} if poolless and not is_memory else {}),
+        **({} if is_memory else {"poolclass": NullPool if poolless else ObservedQueuePool}),
     )
     busy_ms = settings.sqlite_busy_timeout_ms
 

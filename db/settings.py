@@ -1,6 +1,7 @@
 """Every setting of the service, read once from the environment and `.env`."""
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -54,6 +55,28 @@ class Settings(BaseSettings):
     # last_used_at is written at most this often per token, so reads stay reads.
     token_touch_interval_seconds: int = Field(
         default=60, ge=0, validation_alias="TASKQL_TOKEN_TOUCH_INTERVAL"
+    )
+
+    # Observability (docs/observability.md).
+    metrics: bool = Field(default=True, validation_alias="TASKQL_METRICS")
+    # Unset: /metrics is a route of the app itself. Set: served on this port instead.
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, validation_alias="TASKQL_METRICS_PORT"
+    )
+    metrics_host: str | None = Field(default=None, validation_alias="TASKQL_METRICS_HOST")
+    # Operation names are chosen by clients: beyond this many, names share one label value.
+    metrics_max_operation_names: int = Field(
+        default=100, ge=0, validation_alias="TASKQL_METRICS_MAX_OPERATION_NAMES"
+    )
+    tracing: Literal["off", "otlp", "console"] = Field(
+        default="off", validation_alias="TASKQL_TRACING"
+    )
+    tracing_resolvers: bool = Field(default=False, validation_alias="TASKQL_TRACING_RESOLVERS")
+    log_format: Literal["text", "json"] = Field(
+        default="text", validation_alias="TASKQL_LOG_FORMAT"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", validation_alias="TASKQL_LOG_LEVEL"
     )
 
 
