@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from db.pool_stats import pool_stats
 from db.settings import Settings
 from gql.app import create_app
-from tests.conftest import settings_for
 from tests.databases import DatabaseUnderTest
 from tests.factories import Member
 from tests.graphql_client import GraphQLClient
@@ -130,7 +129,7 @@ async def test_pool_numbers_show_connections_in_use_and_waits(database: Database
     from db.engine import create_engine
     from tests.factories import make_member
 
-    settings = settings_for(database.url, pool_size=1, max_overflow=0, pool_timeout_seconds=30)
+    settings = database.settings(pool_size=1, max_overflow=0, pool_timeout_seconds=30)
     engine = create_engine(settings)
     limit = engine.sync_engine.pool.size() + engine.sync_engine.pool._max_overflow  # type: ignore[attr-defined]
     try:
@@ -171,7 +170,7 @@ async def test_operation_names_are_capped(database: DatabaseUnderTest, engine: A
     from tests.factories import make_member
 
     member = await make_member(engine)
-    settings = settings_for(database.url, metrics_max_operation_names=2)
+    settings = database.settings(metrics_max_operation_names=2)
     names = [f"Capped{uuid.uuid4().hex[:8]}" for _ in range(4)]
     async with app_client(settings, engine) as http:
         client = GraphQLClient(http, member.token)
@@ -194,11 +193,11 @@ async def test_metrics_switched_off_or_on_another_port_are_not_routes(
     database: DatabaseUnderTest, engine: AsyncEngine
 ) -> None:
     for settings in (
-        settings_for(database.url, metrics=False),
-        settings_for(database.url, metrics_port=9999),
+        database.settings(metrics=False),
+        database.settings(metrics_port=9999),
     ):
         async with app_client(settings, engine) as http:
             response = await http.get("/metrics")
             assert response.status_code == 404
-            assert response.json() == {"detail": "Not Found"}
+            assert response.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
             assert (await http.get("/healthz")).status_code == 200

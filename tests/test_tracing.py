@@ -21,7 +21,6 @@ from opentelemetry.trace import SpanKind
 from db.engine import create_engine
 from db.settings import Settings
 from gql.app import create_app
-from tests.conftest import settings_for
 from tests.databases import DatabaseUnderTest
 from tests.factories import Member, add_project, add_task, make_member
 
@@ -62,7 +61,7 @@ def in_memory() -> tuple[TracerProvider, InMemorySpanExporter]:
 
 
 async def seed_tree(database: DatabaseUnderTest) -> Member:
-    engine = create_engine(settings_for(database.url))
+    engine = create_engine(database.settings())
     try:
         member = await make_member(engine)
         project = await add_project(engine, member, slug="traced")
@@ -106,7 +105,7 @@ async def test_a_nested_query_has_an_operation_span_with_its_sql_inside(
 ) -> None:
     member = await seed_tree(database)
     provider, exporter = in_memory()
-    async with traced_client(settings_for(database.url), provider) as http:
+    async with traced_client(database.settings(), provider) as http:
         response = await http.post(
             "/graphql",
             json={"query": NESTED, "variables": {"title": "root"}},
@@ -140,7 +139,7 @@ async def test_a_nested_query_has_an_operation_span_with_its_sql_inside(
 async def test_spans_carry_statements_but_no_values(database: DatabaseUnderTest) -> None:
     member = await seed_tree(database)
     provider, exporter = in_memory()
-    settings = settings_for(database.url, tracing_resolvers=True)
+    settings = database.settings(tracing_resolvers=True)
     async with traced_client(settings, provider) as http:
         response = await http.post(
             "/graphql",
@@ -167,7 +166,7 @@ async def test_resolver_spans_are_off_by_default_and_traceparent_is_continued(
     member = await seed_tree(database)
     provider, exporter = in_memory()
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
-    async with traced_client(settings_for(database.url), provider) as http:
+    async with traced_client(database.settings(), provider) as http:
         response = await http.post(
             "/graphql",
             json={"query": "{ me { handle } }"},
@@ -188,7 +187,7 @@ async def test_resolver_spans_are_off_by_default_and_traceparent_is_continued(
 
 async def test_failed_operations_are_marked(database: DatabaseUnderTest) -> None:
     provider, exporter = in_memory()
-    async with traced_client(settings_for(database.url), provider) as http:
+    async with traced_client(database.settings(), provider) as http:
         await http.post("/graphql", json={"query": "query Broken { me { nope } }"})
         await http.post("/graphql", json={"query": "{ me { handle } }"})  # no token
     spans = list(exporter.get_finished_spans())
@@ -231,7 +230,7 @@ async def test_taskql_tracing_otlp_exports_to_the_configured_endpoint(
     try:
         # No provider passed: the app builds its own from the settings and shuts it down
         # (flushing the batch) with the lifespan.
-        async with traced_client(settings_for(database.url, tracing="otlp"), None) as http:
+        async with traced_client(database.settings(tracing="otlp"), None) as http:
             response = await http.post(
                 "/graphql",
                 json={"query": "query Who { me { handle } }"},
@@ -302,7 +301,7 @@ async def test_taskql_tracing_console_prints_spans(
     database: DatabaseUnderTest, capsys: pytest.CaptureFixture[str]
 ) -> None:
     member = await seed_tree(database)
-    async with traced_client(settings_for(database.url, tracing="console"), None) as http:
+    async with traced_client(database.settings(tracing="console"), None) as http:
         await http.post(
             "/graphql",
             json={"query": "query Printed { me { handle } }"},
@@ -324,7 +323,7 @@ async def test_a_failing_statement_leaves_no_values_in_its_span(
 
     member = await seed_tree(database)
     provider, exporter = in_memory()
-    settings = settings_for(database.url)
+    settings = database.settings()
     engine = create_engine(settings)
     app = create_app(settings, engine=engine, tracer_provider=provider)
     try:
