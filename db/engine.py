@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
+from db.pool_stats import ObservedQueuePool
 from db.settings import Settings
+from db.statement_timeout import timed_connection_class
 
 # libpq's sslmode values, which asyncpg accepts as its `ssl` argument.
 _SSL_MODES = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
@@ -114,17 +116,15 @@ def _create_postgresql_engine(
 ) -> AsyncEngine:
     connect_args = dict(normalized.connect_args)
     connect_args.setdefault("timeout", settings.connect_timeout_seconds)
-    server_settings = dict(connect_args.get("server_settings", {}))
-    if settings.statement_timeout_ms and "statement_cache_size" not in connect_args:
-        # Poolers reject unknown startup parameters; there the timeout is the pooler's job.
-        server_settings["statement_timeout"] = str(settings.statement_timeout_ms)
-    if server_settings:
-        connect_args["server_settings"] = server_settings
+    if settings.statement_timeout_ms:
+        # Per transaction, not per session: it must hold behind a pooler too.
+        connect_args["connection_class"] = timed_connection_class(settings.statement_timeout_ms)
 
     pool_args: dict[str, Any] = (
         {"poolclass": NullPool}
         if poolless
         else {
+            "poolclass": ObservedQueuePool,
             "pool_size": settings.pool_size,
             "max_overflow": settings.max_overflow,
             "pool_recycle": settings.pool_recycle_seconds,
@@ -157,7 +157,7 @@ def _create_sqlite_engine(
     engine = create_async_engine(
         normalized.url,
         connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
-        **({"poolclass": NullPool} if poolless and not is_memory else {}),
+        **({} if is_memory else {"poolclass": NullPool if poolless else ObservedQueuePool}),
     )
     busy_ms = settings.sqlite_busy_timeout_ms
 

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -27,8 +28,17 @@ def _with_connection(connection: Connection) -> Config:
     return config
 
 
+# An arbitrary constant naming the advisory lock that one migration at a time holds.
+_MIGRATION_LOCK = 0x7A51_0001
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Replicas that start together all find the schema behind: the first one
+            # migrates, the others wait here and then find nothing left to do. The lock
+            # is the transaction's, so it also holds behind a transaction-mode pooler.
+            await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
         await conn.run_sync(lambda c: command.upgrade(_with_connection(c), revision))
 
 

@@ -1,6 +1,7 @@
 """Every setting of the service, read once from the environment and `.env`."""
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +39,12 @@ class Settings(BaseSettings):
         default=30, gt=0, validation_alias="TASKQL_SQLITE_WRITE_QUEUE_TIMEOUT"
     )
 
+    # After SIGTERM, in-flight requests get this long to finish before they are cut; keep
+    # it below the orchestrator's own kill timeout (Kubernetes: 30 s by default).
+    shutdown_grace_seconds: int = Field(
+        default=25, ge=1, validation_alias="TASKQL_SHUTDOWN_GRACE_SECONDS"
+    )
+
     max_page_size: int = Field(default=100, ge=1, validation_alias="TASKQL_MAX_PAGE_SIZE")
     max_depth: int = Field(default=12, ge=1, validation_alias="TASKQL_MAX_DEPTH")
     # The most rows one operation may ask for through its connections (gql/cost.py).
@@ -55,6 +62,28 @@ class Settings(BaseSettings):
     # another process takes effect within it (0: look every token up on every request).
     token_cache_seconds: float = Field(
         default=1.0, ge=0, le=60, validation_alias="TASKQL_TOKEN_CACHE_SECONDS"
+    )
+
+    # Observability (docs/observability.md).
+    metrics: bool = Field(default=True, validation_alias="TASKQL_METRICS")
+    # Unset: /metrics is a route of the app itself. Set: served on this port instead.
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, validation_alias="TASKQL_METRICS_PORT"
+    )
+    metrics_host: str | None = Field(default=None, validation_alias="TASKQL_METRICS_HOST")
+    # Operation names are chosen by clients: beyond this many, names share one label value.
+    metrics_max_operation_names: int = Field(
+        default=100, ge=0, validation_alias="TASKQL_METRICS_MAX_OPERATION_NAMES"
+    )
+    tracing: Literal["off", "otlp", "console"] = Field(
+        default="off", validation_alias="TASKQL_TRACING"
+    )
+    tracing_resolvers: bool = Field(default=False, validation_alias="TASKQL_TRACING_RESOLVERS")
+    log_format: Literal["text", "json"] = Field(
+        default="text", validation_alias="TASKQL_LOG_FORMAT"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", validation_alias="TASKQL_LOG_LEVEL"
     )
 
 

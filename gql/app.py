@@ -1,10 +1,10 @@
-"""The FastAPI application: /graphql (GraphiQL on GET), /healthz and /readyz."""
+"""The FastAPI application: /graphql (GraphiQL on GET), /healthz, /readyz and /metrics."""
 
 import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from cross_web import HTTPException
 from fastapi import FastAPI, Request
@@ -28,7 +28,12 @@ from gql.errors import BUSY_MESSAGE, Code, format_error
 from gql.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
 from gql.http_errors import install_refusals, strawberry_refusal
 from gql.http_guard import BodyGuard
+from gql.observability import Observability
+from gql.request_record import note_errors
 from gql.schema import build_schema
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
 
 log = logging.getLogger("taskql")
 
@@ -59,6 +64,7 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
         # (a document that does not parse).
         if result.errors:
             result.errors = [format_error(error) for error in result.errors]
+            note_errors(result.errors)
         return await super().process_result(request, result)
 
     def create_response(
@@ -107,9 +113,16 @@ def bearer_token(connection: HTTPConnection) -> str | None:
     return value.strip()
 
 
-def create_app(settings: Settings | None = None, engine: AsyncEngine | None = None) -> FastAPI:
-    """The app. Tests pass their own engine; otherwise the lifespan creates one."""
+def create_app(
+    settings: Settings | None = None,
+    engine: AsyncEngine | None = None,
+    *,
+    tracer_provider: "TracerProvider | None" = None,
+) -> FastAPI:
+    """The app. Tests pass their own engine (and tracer provider); otherwise the lifespan
+    creates one (and TASKQL_TRACING says whether to trace)."""
     settings = settings or get_settings()
+    observability = Observability(settings, tracer_provider)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -119,10 +132,12 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         app.state.write_gate = write_gate_for(
             app.state.engine, settings.sqlite_write_queue_timeout_seconds
         )
+        observability.start(app.state.engine)
         tune_garbage_collector()
         try:
             yield
         finally:
+            observability.stop()
             if owned:
                 await app.state.engine.dispose()
 
@@ -136,9 +151,15 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
             # path (a document that never executed, a cancelled request).
             await db.close()
 
-    app = FastAPI(title="taskql", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="taskql",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        telemetry=observability.fastapi_telemetry(),
+    )
     router = TaskqlGraphQLRouter(
-        build_schema(settings),
+        build_schema(settings, extensions_before=observability.schema_extensions()),
         context_getter=get_context,  # type: ignore[arg-type]  # a FastAPI dependency with yield
         path=GRAPHQL_PATH,
     )
@@ -161,4 +182,5 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
 
     install_refusals(app, graphql_path=GRAPHQL_PATH)
     app.add_middleware(BodyGuard, path=GRAPHQL_PATH, max_body_bytes=settings.max_body_bytes)
+    observability.install(app, graphql_path=GRAPHQL_PATH, route_prefixes=[ASSETS_PATH])
     return app

@@ -434,7 +434,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         raise CliError("--workers must be at least 1")
     import uvicorn
 
+    from gql import serving
     from gql.app import create_app
+    from gql.observability import TracingUnavailable
+    from gql.observed_serving import observed_serving
+    from gql.serving import DrainingHttpToolsProtocol
 
     demo_token: list[SeedResult] = []
 
@@ -462,18 +466,23 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         print(demo_token[0].token, flush=True)
     else:
         print(f"serving GraphQL at {url}", flush=True)
-    if args.workers == 1:
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
-    else:
-        # Each process builds its own app (and engine) from the same environment.
-        uvicorn.run(
-            "gql.app:create_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            log_level="info",
-        )
+    try:
+        with observed_serving(settings, host=args.host, workers=args.workers) as logging_options:
+            config = uvicorn.Config(
+                # With several workers each process builds its own app (and engine) from
+                # the same environment.
+                create_app(settings) if args.workers == 1 else "gql.app:create_app",
+                factory=args.workers > 1,
+                host=args.host,
+                port=args.port,
+                workers=args.workers,
+                http=DrainingHttpToolsProtocol,
+                timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+                **logging_options,
+            )
+            serving.serve(config)
+    except (TracingUnavailable, OSError) as exc:
+        raise CliError(str(exc)) from exc
 
 
 def _is_embedded_default(settings: Settings) -> bool:

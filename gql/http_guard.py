@@ -11,6 +11,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gql.errors import Code, error_body
+from gql.request_record import note_error_codes
 
 
 class BodyGuard:
@@ -82,6 +83,7 @@ def _json_problem(body: bytes) -> str | None:
 
 
 async def _reject(send: Send, status: int, body: dict[str, object]) -> None:
+    note_error_codes([Code.BAD_USER_INPUT.value])  # every refusal here is the client's mistake
     payload = json.dumps(body).encode()
     await send(
         {

@@ -1,6 +1,7 @@
 """The schema: root types and the extensions that guard every operation."""
 
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 import strawberry
@@ -38,7 +39,8 @@ class CachedNameConverter(NameConverter):
         return super().apply_naming_config(name)
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
+def build_schema(settings: Settings, *, extensions_before: Sequence[Any] = ()) -> strawberry.Schema:
+    """extensions_before come first, so they wrap the others (observability)."""
     # The limit rules are built once: the validation cache is keyed by the rule classes,
     # and the limiters would otherwise make new ones for every request.
     limits = [
@@ -47,6 +49,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         NoNulInStringLiterals,
     ]
     extensions: list[Any] = [
+        *extensions_before,
         lambda: AddValidationRules(limits),
         lambda: ParserCache(maxsize=512),
         lambda: CachedValidation(hide_suggestions=not settings.introspection),

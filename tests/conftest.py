@@ -16,12 +16,15 @@ from gql.app import create_app
 from tests.databases import (
     DIALECTS,
     DatabaseUnderTest,
+    admin_url,
     fresh_database,
     postgresql_unreachable_reason,
 )
 from tests.factories import Member, make_member
 from tests.graphql_client import GraphQLClient
 from tests.parity import ParityTransport
+from tests.pgbouncer import PgBouncer, PoolerUnavailable
+from tests.pgbouncer import start as start_pgbouncer
 from tests.tenancy_inspector import TenancyInspector
 
 pytest_plugins = ["tests.leak_guard"]
@@ -42,7 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def require_dialect(dialect: str) -> None:
-    if dialect == "postgresql" and _pg_unreachable is not None:
+    if dialect in {"postgresql", "pgbouncer"} and _pg_unreachable is not None:
         pytest.skip(f"no PostgreSQL: {_pg_unreachable}")
 
 
@@ -53,7 +56,25 @@ def settings_for(url: str, **overrides: object) -> Settings:
 @pytest.fixture(scope="session", params=DIALECTS)
 def dialect(request: pytest.FixtureRequest) -> str:
     require_dialect(request.param)
+    if request.param == "pgbouncer":
+        request.getfixturevalue("pgbouncer")  # started, or every pooler test skipped
     return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(request: pytest.FixtureRequest) -> Iterator[PgBouncer]:
+    """The transaction-mode pooler of the third leg; under CI=true it must start."""
+    try:
+        bouncer = start_pgbouncer(admin_url())
+    except PoolerUnavailable as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.exit(f"CI=true and PgBouncer cannot start: {exc}", returncode=1)
+        capture = request.config.pluginmanager.getplugin("capturemanager")
+        with capture.global_and_fixture_disabled():  # printed now, not kept for a failure
+            print(f"\n\n*** SKIPPING EVERY PGBOUNCER TEST: {exc} ***\n", flush=True)
+        pytest.skip(f"no PgBouncer: {exc}")
+    yield bouncer
+    bouncer.stop()
 
 
 @pytest.fixture(scope="session")
@@ -62,13 +83,16 @@ def db_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-async def database(dialect: str, db_dir: Path) -> AsyncIterator[DatabaseUnderTest]:
+async def database(
+    dialect: str, db_dir: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[DatabaseUnderTest]:
     """One migrated database per dialect for the whole run; tests isolate by team."""
-    async with fresh_database(dialect, db_dir) as db:
+    server_dialect = "postgresql" if dialect == "pgbouncer" else dialect
+    async with fresh_database(server_dialect, db_dir) as db:
         migration_engine = create_engine(settings_for(db.url), for_migrations=True, poolless=True)
         await migrate.upgrade(migration_engine)
         await migration_engine.dispose()
-        yield db
+        yield request.getfixturevalue("pgbouncer").fronting(db) if dialect == "pgbouncer" else db
 
 
 _tenancy = TenancyInspector()
@@ -76,7 +100,7 @@ _tenancy = TenancyInspector()
 
 @pytest.fixture(scope="session")
 async def engine(database: DatabaseUnderTest) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(settings_for(database.url))
+    engine = create_engine(database.settings())
     _tenancy.install(engine)
     yield engine
     _tenancy.remove(engine)
@@ -101,9 +125,9 @@ async def http(
     database: DatabaseUnderTest, engine: AsyncEngine
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The app, with every read also answered by the resolver path and compared (tests/parity.py)."""
-    app = create_app(settings_for(database.url), engine=engine)
-    reference_engine = create_engine(settings_for(database.url))
-    reference = create_app(settings_for(database.url, planner=False), engine=reference_engine)
+    app = create_app(database.settings(), engine=engine)
+    reference_engine = create_engine(database.settings())
+    reference = create_app(database.settings(planner=False), engine=reference_engine)
     async with (
         app.router.lifespan_context(app),
         reference.router.lifespan_context(reference),

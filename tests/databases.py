@@ -6,18 +6,39 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from db.settings import Settings
+
 DEFAULT_TEST_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-DIALECTS = ("sqlite", "postgresql")
+# "pgbouncer" is PostgreSQL reached through a transaction-mode PgBouncer (tests/pgbouncer.py).
+DIALECTS = ("sqlite", "postgresql", "pgbouncer")
 
 
 @dataclass(frozen=True)
 class DatabaseUnderTest:
     dialect: str
-    url: str
+    url: str  # what the app connects to
+    pooled: bool = False  # url goes through a transaction-mode pooler
+
+    def settings(self, **overrides: Any) -> Settings:
+        """The app's settings for this database, with the pooler switch it needs."""
+        values = {
+            "database_url": self.url,
+            "disable_prepared_statements": self.pooled,
+            **overrides,
+        }
+        return Settings(**values)
+
+    def environ(self) -> dict[str, str]:
+        """The same, as the environment of a `taskql` process."""
+        return {
+            "DATABASE_URL": self.url,
+            "TASKQL_DISABLE_PREPARED_STATEMENTS": "true" if self.pooled else "false",
+        }
 
 
 def admin_url() -> str:

@@ -103,10 +103,11 @@ async def test_unexpected_errors_are_masked_and_logged(
 
 
 async def test_statement_timeout_is_timeout(dialect: str, database: Any) -> None:
-    """PostgreSQL cancels a statement past TASKQL_STATEMENT_TIMEOUT_MS; clients see TIMEOUT."""
-    if dialect != "postgresql":
+    """PostgreSQL cancels a statement past TASKQL_STATEMENT_TIMEOUT_MS, behind a pooler too;
+    clients see TIMEOUT."""
+    if dialect == "sqlite":
         pytest.skip("the statement timeout is PostgreSQL's")
-    engine = create_engine(settings_for(database.url, statement_timeout_ms=100), poolless=True)
+    engine = create_engine(database.settings(statement_timeout_ms=100), poolless=True)
     try:
         async with engine.connect() as conn:
             with pytest.raises(sa.exc.DBAPIError) as raised:
@@ -114,6 +115,32 @@ async def test_statement_timeout_is_timeout(dialect: str, database: Any) -> None
     finally:
         await engine.dispose()
     assert classify(raised.value) == (Code.TIMEOUT, "the request ran past the statement timeout")
+
+
+async def test_statement_timeout_is_per_transaction_and_never_leaks(
+    dialect: str, database: Any
+) -> None:
+    """Every transaction gets the timeout, and it ends with the transaction: a server
+    connection that a pooler hands to another client next does not carry it."""
+    if dialect == "sqlite":
+        pytest.skip("the statement timeout is PostgreSQL's")
+    engine = create_engine(database.settings(statement_timeout_ms=1234, pool_size=1))
+    other = create_engine(database.settings(statement_timeout_ms=0), poolless=True)
+    show = sa.text("SHOW statement_timeout")
+    try:
+        for _ in range(3):  # the same pooled connection, a new transaction each time
+            async with engine.connect() as conn:
+                assert (await conn.execute(show)).scalar_one() == "1234ms"
+        async with engine.connect() as conn, other.connect() as bystander:
+            # While one transaction holds the setting, other sessions never see it,
+            # whichever server connection the pooler gives them.
+            assert (await conn.execute(show)).scalar_one() == "1234ms"
+            for _ in range(5):
+                assert (await bystander.execute(show)).scalar_one() == "0"
+                await bystander.commit()
+    finally:
+        await engine.dispose()
+        await other.dispose()
 
 
 async def test_errors_a_race_can_cause_get_codes() -> None:

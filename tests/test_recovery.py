@@ -14,7 +14,6 @@ from sqlalchemy.engine import make_url
 
 from db.engine import create_engine
 from gql.app import create_app
-from tests.conftest import settings_for
 from tests.databases import DatabaseUnderTest
 from tests.factories import Member
 from tests.graphql_client import GraphQLClient
@@ -62,13 +61,13 @@ class Relay:
 async def relayed(
     dialect: str, database: DatabaseUnderTest
 ) -> AsyncIterator[tuple[Relay, httpx.AsyncClient]]:
-    if dialect != "postgresql":
+    if dialect == "sqlite":
         pytest.skip("an embedded SQLite file cannot go away")
     url = make_url(database.url)
     relay = Relay(url.host or "127.0.0.1", url.port or 5432)
     await relay.up()
-    settings = settings_for(
-        url.set(host="127.0.0.1", port=relay.port).render_as_string(False),
+    settings = database.settings(
+        database_url=url.set(host="127.0.0.1", port=relay.port).render_as_string(False),
         connect_timeout_seconds=2,
     )
     engine = create_engine(settings)

@@ -15,7 +15,6 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from db.settings import Settings
 from gql.app import create_app
 from tests.databases import DatabaseUnderTest
 from tests.datasets import build_forest
@@ -92,7 +91,7 @@ async def test_a_client_that_disconnects_while_its_loaders_run(
     database: DatabaseUnderTest, engine: AsyncEngine, member: Member
 ) -> None:
     await build_forest(engine, member, roots=20)
-    app = create_app(Settings(database_url=database.url), engine=engine)  # type: ignore[call-arg]
+    app = create_app(database.settings(), engine=engine)
     started = asyncio.Event()
     loop = asyncio.get_running_loop()
     body = json.dumps({"query": NESTED}).encode()

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from db.engine import create_engine
 from db.services.catalog import TASK
 from gql.app import create_app
-from tests.conftest import settings_for
 from tests.databases import DatabaseUnderTest
 from tests.factories import Member, add_task, add_worker
 from tests.graphql_client import GraphQLClient
@@ -109,7 +108,7 @@ async def test_a_burst_of_two_hundred_creates_on_one_process_all_succeed(
     """Writers of one process queue for the write lock in the process (SQLite) or take
     row locks (PostgreSQL): a burst waits its turn instead of failing on a busy timeout,
     here a short one that writers racing for SQLite's lock would run past."""
-    settings = settings_for(database.url, sqlite_busy_timeout_ms=100)
+    settings = database.settings(sqlite_busy_timeout_ms=100)
     engine = create_engine(settings)
     app = create_app(settings, engine=engine)
     titles = [f"burst {i}" for i in range(200)]
@@ -135,7 +134,7 @@ async def test_a_write_that_waits_out_the_busy_timeout_says_busy(
     the database is busy (not down) and when to retry."""
     if dialect != "sqlite":
         pytest.skip("the write lock of a whole database is SQLite's")
-    settings = settings_for(database.url, sqlite_busy_timeout_ms=50)
+    settings = database.settings(sqlite_busy_timeout_ms=50)
     short_engine = create_engine(settings)
     app = create_app(settings, engine=short_engine)
     other_process = sqlite3.connect(make_url(database.url).database or "", isolation_level=None)

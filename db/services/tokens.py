@@ -127,9 +127,21 @@ async def authenticate(
 
 
 async def touch(session: AsyncSession, token_id: int) -> None:
-    """Record that the token was just used."""
+    """Record that the token was just used, unless a concurrent request is recording it.
+
+    The row lock of the update lasts until the operation commits. Concurrent requests
+    with one token all find it due at once; waiting for that lock would make them run
+    one after another, each for its whole operation. One record is enough: the others
+    skip the locked row (SKIP LOCKED; SQLite's writers take turns anyway).
+    """
+    unlocked = (
+        select(col(ApiToken.id))
+        .where(col(ApiToken.id) == token_id)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
     await session.execute(
-        update(ApiToken).where(col(ApiToken.id) == token_id).values(last_used_at=utcnow())
+        update(ApiToken).where(col(ApiToken.id) == unlocked).values(last_used_at=utcnow())
     )
 
 
