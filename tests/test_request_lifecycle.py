@@ -125,15 +125,21 @@ def _fail_the_statement(dialect: str) -> Callable[[Any], None]:
 
 @pytest.mark.allow_error_log("SQLite's failure is unexpected: masked and logged")
 async def test_a_database_error_in_the_middle_of_a_batch(
-    dialect: str, engine: AsyncEngine, member: Member, http: httpx.AsyncClient
+    dialect: str, database: DatabaseUnderTest, engine: AsyncEngine, member: Member
 ) -> None:
     await build_forest(engine, member, roots=20)
-    gql = GraphQLClient(http, member.token)
-    with on_statement(engine, "task_assignment", _fail_the_statement(dialect)):
-        failed = await gql(NESTED)
+    # Its own client: a fault injected into one engine has no twin to compare with.
+    app = create_app(database.settings(), engine=engine)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
+    ):
+        gql = GraphQLClient(http, member.token)
+        with on_statement(engine, "task_assignment", _fail_the_statement(dialect)):
+            failed = await gql(NESTED)
+        me = await asyncio.wait_for(gql("{ me { handle } }"), timeout=5)
     assert failed.errors
     expected = "SERVICE_UNAVAILABLE" if dialect == "postgresql" else "INTERNAL_SERVER_ERROR"
     assert set(failed.codes) == {expected}
     assert "no_such_table" not in json.dumps(failed.body)
-    me = await asyncio.wait_for(gql("{ me { handle } }"), timeout=5)
     assert me.data == {"me": {"handle": member.handle}}
