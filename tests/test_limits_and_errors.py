@@ -1,6 +1,7 @@
 """Limits reject operations before any SQL runs; unexpected failures are masked."""
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -236,3 +237,24 @@ async def test_filter_trees_are_bounded(gql: GraphQLClient) -> None:
     for where in nearly:
         assert (await gql(query, {"w": where})).data == {"tasks": {"totalCount": 0}}
         assert (await gql(nested_page, {"w": where})).data is not None
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "{ " + "me { handle } " * 1_500 + "}",
+        "{ me { " + "handle " * 5_000 + "} }",
+        "{ tasks { nodes { " + "... on Task { id } " * 2_000 + "} } }",
+    ],
+    ids=["root fields", "leaf fields", "inline fragments"],
+)
+async def test_repeated_fields_are_refused_before_validation(
+    gql: GraphQLClient, statements: StatementCounter, document: str
+) -> None:
+    # graphql-core compares the fields of one response name pairwise: a few hundred
+    # kilobytes of one repeated field held the event loop for seconds.
+    started = time.perf_counter()
+    error = await _rejected_without_sql(gql, statements, document)
+    assert time.perf_counter() - started < 2.5
+    assert "repeats" in error["message"]
+    assert (await gql("{ me { handle handle ... on Worker { handle } } }")).data is not None
