@@ -9,6 +9,7 @@ from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
+    MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
 )
@@ -47,6 +48,7 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     ]
     extensions: list[Any] = [
         lambda: AddValidationRules(limits),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: ParserCache(maxsize=512),
         lambda: CachedValidation(hide_suggestions=not settings.introspection),
         OperationBoundary,

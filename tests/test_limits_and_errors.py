@@ -258,3 +258,11 @@ async def test_repeated_fields_are_refused_before_validation(
     assert time.perf_counter() - started < 2.5
     assert "repeats" in error["message"]
     assert (await gql("{ me { handle handle ... on Worker { handle } } }")).data is not None
+
+
+async def test_token_limit_stops_parsing(gql: GraphQLClient, statements: StatementCounter) -> None:
+    # 900 KB of tokens took seconds of CPU to parse before the repeat limit could look.
+    started = time.perf_counter()
+    error = await _rejected_without_sql(gql, statements, "{ me { " + "__typename " * 90_000 + "} }")
+    assert time.perf_counter() - started < 1.0
+    assert "10000 tokens" in error["message"]
