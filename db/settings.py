@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     # The most rows one operation may ask for through its connections (gql/cost.py).
     max_rows: int = Field(default=50_000, ge=1, validation_alias="TASKQL_MAX_ROWS")
     max_aliases: int = Field(default=50, ge=1, validation_alias="TASKQL_MAX_ALIASES")
+    # Parsing costs CPU per token before any limit above applies; a body may hold 300,000.
+    max_tokens: int = Field(default=10_000, ge=1, validation_alias="TASKQL_MAX_TOKENS")
     max_body_bytes: int = Field(default=1_048_576, ge=1, validation_alias="TASKQL_MAX_BODY_BYTES")
     introspection: bool = Field(default=True, validation_alias="TASKQL_INTROSPECTION")
     # Read operations completed level by level (gql/planned.py); off: field by field.

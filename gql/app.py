@@ -27,7 +27,7 @@ from gql.context import Context
 from gql.errors import BUSY_MESSAGE, Code, format_error
 from gql.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
 from gql.http_errors import install_refusals, strawberry_refusal
-from gql.http_guard import BodyGuard
+from gql.http_guard import NESTED_TOO_DEEPLY, BodyGuard
 from gql.observability import Observability
 from gql.request_record import note_errors
 from gql.schema import build_schema
@@ -55,6 +55,14 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
             return await super().run(request, context, root_value)
         except HTTPException as exc:
             return strawberry_refusal(exc, request.scope.get("method", ""))
+
+    def decode_json(self, data: str | bytes) -> object:
+        # json.loads raises RecursionError past the interpreter's limit: the query
+        # string's variables (and a body at the edge of what the guard accepted).
+        try:
+            return super().decode_json(data)
+        except RecursionError:
+            raise HTTPException(400, NESTED_TOO_DEEPLY) from None
 
     async def process_result(
         self, request: Request, result: ExecutionResult

@@ -13,6 +13,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gql.errors import Code, error_body
 from gql.request_record import note_error_codes
 
+NESTED_TOO_DEEPLY = "the request's JSON is nested too deeply"
+
 
 class BodyGuard:
     def __init__(self, app: ASGIApp, *, path: str, max_body_bytes: int) -> None:
@@ -77,6 +79,8 @@ def _json_problem(body: bytes) -> str | None:
         payload: Any = json.loads(text)
     except json.JSONDecodeError:
         return "request body is not valid JSON"
+    except RecursionError:
+        return NESTED_TOO_DEEPLY
     if not isinstance(payload, dict):
         return "request body must be a JSON object with a 'query'"
     return None

@@ -10,6 +10,7 @@ from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
     MaxAliasesLimiter,
+    MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
 )
@@ -51,6 +52,7 @@ def build_schema(settings: Settings, *, extensions_before: Sequence[Any] = ()) -
     extensions: list[Any] = [
         *extensions_before,
         lambda: AddValidationRules(limits),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: ParserCache(maxsize=512),
         lambda: CachedValidation(hide_suggestions=not settings.introspection),
         OperationBoundary,

@@ -1,5 +1,6 @@
 """A GraphQL client that speaks real HTTP to the app, with a real token."""
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,9 +39,14 @@ class GraphQLClient:
         token: str | None = ...,  # type: ignore[assignment]
     ) -> Response:
         token = self.token if token is ... else token
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = {"content-type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         payload: dict[str, Any] = {"query": query}
         if variables is not None:
             payload["variables"] = variables
-        response = await self.http.post("/graphql", json=payload, headers=headers)
+        # ASCII JSON, as JSON.stringify and json.dumps send it: a lone surrogate
+        # ("\ud800") travels as an escape, where httpx's own encoding would refuse it.
+        content = json.dumps(payload)
+        response = await self.http.post("/graphql", content=content, headers=headers)
         return Response(response.status_code, response.json())

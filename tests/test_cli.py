@@ -172,7 +172,7 @@ def test_seed_demo_is_idempotent_and_prints_a_token(database: DatabaseUnderTest)
         (id_line,) = [line for line in lines if line.startswith("id: ")]
         ids.append(id_line.removeprefix("id: "))
     assert ids[0] != ids[1]  # every run issues a fresh token
-    listed = run("token", "list", "--team", "demo", url=database.url)
+    listed = run("token", "list", "--team", "demo", url=database)
     assert listed.returncode == 0, listed.stderr
     rows = {line.split()[0]: line.split() for line in listed.stdout.splitlines()[1:]}
     for token_id in ids:
@@ -315,7 +315,7 @@ async def test_team_worker_and_token_lists(
     database: DatabaseUnderTest, http: httpx.AsyncClient
 ) -> None:
     slug = _slug()
-    assert run("team", "create", slug, "--name", "Listed Team", url=database.url).returncode == 0
+    assert run("team", "create", slug, "--name", "Listed Team", url=database).returncode == 0
     for handle, kind in (("@lin", "human"), ("@bot", "agent")):
         created = run(
             "worker",
@@ -328,7 +328,7 @@ async def test_team_worker_and_token_lists(
             f"Name {handle[1:]}",
             "--type",
             kind,
-            url=database.url,
+            url=database,
         )
         assert created.returncode == 0, created.stderr
 
@@ -342,7 +342,7 @@ async def test_team_worker_and_token_lists(
             worker,
             "--label",
             label,
-            url=database.url,
+            url=database,
         )
         assert result.returncode == 0, result.stderr
         lines = result.stdout.strip().splitlines()
@@ -351,15 +351,15 @@ async def test_team_worker_and_token_lists(
     used_id, used_secret = issue("@lin", "used laptop")
     revoked_id, revoked_secret = issue("@bot", "ci")
     assert (await GraphQLClient(http, used_secret)("{ me { handle } }")).data
-    assert run("token", "revoke", revoked_id, url=database.url).returncode == 0
+    assert run("token", "revoke", revoked_id, url=database).returncode == 0
 
-    teams_out = run("team", "list", url=database.url)
+    teams_out = run("team", "list", url=database)
     assert teams_out.returncode == 0, teams_out.stderr
     assert teams_out.stdout.splitlines()[0].split() == ["ID", "SLUG", "CREATED", "NAME"]
     (team_row,) = [line for line in teams_out.stdout.splitlines() if f" {slug} " in line]
     assert team_row.endswith("Listed Team")
 
-    workers_out = run("worker", "list", "--team", slug, url=database.url)
+    workers_out = run("worker", "list", "--team", slug, url=database)
     assert workers_out.returncode == 0, workers_out.stderr
     worker_rows = [line.split() for line in workers_out.stdout.splitlines()]
     assert worker_rows[0] == ["ID", "HANDLE", "TYPE", "CREATED", "NAME"]
@@ -368,7 +368,7 @@ async def test_team_worker_and_token_lists(
         ("@bot", "agent", "bot"),
     ]
 
-    tokens_out = run("token", "list", "--team", slug, url=database.url)
+    tokens_out = run("token", "list", "--team", slug, url=database)
     assert tokens_out.returncode == 0, tokens_out.stderr
     lines = tokens_out.stdout.splitlines()
     assert lines[0].split() == ["ID", "WORKER", "CREATED", "LAST_USED", "REVOKED", "LABEL"]
@@ -386,7 +386,7 @@ async def test_team_worker_and_token_lists(
         assert secret[3:15] not in tokens_out.stdout
 
     for command in (["worker", "list"], ["token", "list"]):
-        missing = run(*command, "--team", "no-such-team", url=database.url)
+        missing = run(*command, "--team", "no-such-team", url=database)
         assert "no team" in assert_one_line_failure(missing)
 
 
@@ -394,7 +394,7 @@ async def test_revoking_a_token_twice_says_so_and_succeeds(
     database: DatabaseUnderTest, http: httpx.AsyncClient
 ) -> None:
     slug = _slug()
-    assert run("team", "create", slug, "--name", "Twice", url=database.url).returncode == 0
+    assert run("team", "create", slug, "--name", "Twice", url=database).returncode == 0
     assert (
         run(
             "worker",
@@ -407,23 +407,23 @@ async def test_revoking_a_token_twice_says_so_and_succeeds(
             "T",
             "--type",
             "human",
-            url=database.url,
+            url=database,
         ).returncode
         == 0
     )
-    created = run("token", "create", "--team", slug, "--worker", "@t", url=database.url)
+    created = run("token", "create", "--team", slug, "--worker", "@t", url=database)
     token_id, secret = (
         created.stdout.splitlines()[0].removeprefix("id: "),
         created.stdout.split()[-1],
     )
 
-    first = run("token", "revoke", token_id, url=database.url)
+    first = run("token", "revoke", token_id, url=database)
     assert first.returncode == 0 and first.stdout.strip() == f"revoked token {token_id}"
-    second = run("token", "revoke", token_id, url=database.url)
+    second = run("token", "revoke", token_id, url=database)
     assert second.returncode == 0, second.stderr
     assert f"token {token_id} was already revoked at " in second.stdout
     assert "nothing changed" in second.stdout
     assert (await GraphQLClient(http, secret)("{ me { handle } }")).codes == ["UNAUTHENTICATED"]
-    listed = run("token", "list", "--team", slug, url=database.url).stdout.splitlines()[1]
+    listed = run("token", "list", "--team", slug, url=database).stdout.splitlines()[1]
     # The second revoke kept the first revocation's time.
     assert listed.split()[4] in second.stdout

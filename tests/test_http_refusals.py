@@ -18,6 +18,8 @@ JSON = {"content-type": "application/json"}
 ME = "{ me { id } }"
 
 # (method, url, request keyword arguments, status, words of the message)
+DEEP_JSON = '{"v":' + "[" * 5_000 + "]" * 5_000 + "}"
+DEEP_BODY = ('{"query": "{ me { id } }", "variables": ' + DEEP_JSON + "}").encode()
 CASES: list[tuple[str, str, dict[str, Any], int, str]] = [
     (
         "POST",
@@ -64,6 +66,16 @@ CASES: list[tuple[str, str, dict[str, Any], int, str]] = [
     ("GET", "/graphql?query=mutation{deleteTask(id:1)}", {}, 405, "mutations are not allowed"),
     ("GET", "/graphql?query=%7Bme%7Bid%7D%7D&variables=notjson", {}, 400, "not valid JSON"),
     ("GET", "/graphql?query=%7Bme%7Bid%7D%7D&extensions=%7B", {}, 400, "not valid JSON"),
+    # Past the interpreter's recursion limit json.loads raises RecursionError: these were 500s.
+    ("POST", "/graphql", {"content": DEEP_BODY, "headers": JSON}, 400, "nested too deeply"),
+    ("GET", f"/graphql?query=%7Bme%7Bid%7D%7D&variables={DEEP_JSON}", {}, 400, "nested too deeply"),
+    (
+        "GET",
+        f"/graphql?query=%7Bme%7Bid%7D%7D&extensions={DEEP_JSON}",
+        {},
+        400,
+        "nested too deeply",
+    ),
     ("GET", "/graphql", {"headers": {"accept": "application/json"}}, 400, "No GraphQL query"),
     ("GET", "/graphql?query=", {}, 400, "No GraphQL query"),
     ("GET", "/graphql?operationName=X&query=%7Bme%7Bid%7D%7D", {}, 400, "Unknown operation"),

@@ -1,6 +1,7 @@
 """Limits reject operations before any SQL runs; unexpected failures are masked."""
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -227,3 +228,68 @@ def test_row_estimate() -> None:
     # A page size the resolver will refuse counts as the largest valid one.
     assert rows("D", {"n": -1}) == 100 + 100 * 100
     assert rows("D", {"n": 2}) == 100 + 100 * 2
+
+
+def _nested(key: str, levels: int, leaf: dict[str, Any] | None = None) -> dict[str, Any]:
+    tree: dict[str, Any] = leaf or {"title": {"eq": "x"}}
+    for _ in range(levels):
+        tree = {key: [tree] if key in ("and", "or") else tree}
+    return tree
+
+
+async def test_filter_trees_are_bounded(gql: GraphQLClient) -> None:
+    # Past SQLite's expression depth and Python's recursion limit these were 500s:
+    # "Expression tree is too large", RecursionError while compiling.
+    query = "query ($w: TaskWhere) { tasks(where: $w) { totalCount } }"
+    wide = {"or": [{"title": {"eq": f"t{i}"}} for i in range(1_000)]}
+    for where in (wide, _nested("not", 40), _nested("parent", 40), _nested("and", 40)):
+        response = await gql(query, {"w": where})
+        assert response.codes == ["BAD_USER_INPUT"], response.body
+        assert "filter" in response.errors[0]["message"]
+    # The deepest and widest trees accepted compile on both databases, also where a
+    # filter sits inside a nested page's statement (SQLite's parser stack is small).
+    assignee = {"assignees": {"handle": {"eq": "@nobody"}}}
+    nearly = [
+        {"or": [{"title": {"eq": f"t{i}"}} for i in range(240)]},
+        _nested("parent", 7),
+        _nested("not", 7),
+        _nested("parent", 6, assignee),
+        {"and": [_nested("parent", 5, assignee), _nested("not", 6)] * 20},
+    ]
+    nested_page = """query ($w: TaskWhere) {
+      tasks(first: 2) { nodes { subtasks(where: $w) { totalCount nodes { id } } } }
+      taskStats(where: $w) { total }
+      projects(first: 2) { nodes { tasks(where: $w) { totalCount } } }
+    }"""
+    for where in nearly:
+        assert (await gql(query, {"w": where})).data == {"tasks": {"totalCount": 0}}
+        assert (await gql(nested_page, {"w": where})).data is not None
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "{ " + "me { handle } " * 1_500 + "}",
+        "{ me { " + "handle " * 5_000 + "} }",
+        "{ tasks { nodes { " + "... on Task { id } " * 1_500 + "} } }",
+    ],
+    ids=["root fields", "leaf fields", "inline fragments"],
+)
+async def test_repeated_fields_are_refused_before_validation(
+    gql: GraphQLClient, statements: StatementCounter, document: str
+) -> None:
+    # graphql-core compares the fields of one response name pairwise: a few hundred
+    # kilobytes of one repeated field held the event loop for seconds.
+    started = time.perf_counter()
+    error = await _rejected_without_sql(gql, statements, document)
+    assert time.perf_counter() - started < 2.5
+    assert "repeats" in error["message"]
+    assert (await gql("{ me { handle handle ... on Worker { handle } } }")).data is not None
+
+
+async def test_token_limit_stops_parsing(gql: GraphQLClient, statements: StatementCounter) -> None:
+    # 900 KB of tokens took seconds of CPU to parse before the repeat limit could look.
+    started = time.perf_counter()
+    error = await _rejected_without_sql(gql, statements, "{ me { " + "__typename " * 90_000 + "} }")
+    assert time.perf_counter() - started < 1.0
+    assert "10000 tokens" in error["message"]

@@ -219,6 +219,29 @@ async def test_a_nul_in_a_string_variable_is_bad_user_input(
     await _nothing_written(gql)
 
 
+def _with(value: Any, char: str) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", char)
+    if isinstance(value, list):
+        return [_with(item, char) for item in value]
+    if isinstance(value, dict):
+        return {key: _with(item, char) for key, item in value.items()}
+    return value
+
+
+@pytest.mark.parametrize(("query", "variables"), NUL_VARIABLES)
+async def test_an_unpaired_surrogate_in_a_string_variable_is_bad_user_input(
+    gql: GraphQLClient, statements: StatementCounter, query: str, variables: dict[str, Any]
+) -> None:
+    # JSON may escape half of a surrogate pair ("\ud800"); no database stores it as
+    # text: SQLite's driver failed to encode it (a 500), PostgreSQL's too.
+    response = await _refused_before_sql(gql, statements, query, _with(variables, "\ud800"))
+    (name,) = variables
+    assert response.errors[0]["message"].startswith(f"Variable '${name}': ")
+    assert "surrogate" in response.errors[0]["message"]
+    await _nothing_written(gql)
+
+
 async def test_strings_without_nul_still_work(gql: GraphQLClient) -> None:
     created = await gql(
         "mutation ($i: CreateProjectInput!) { createProject(input: $i) { name } }",

@@ -24,6 +24,11 @@ _OPS_BY_KIND = {"comparable": COMPARISONS, "string": STRING_OPS, "enum": ENUM_OP
 _LIKE_ESCAPE = "\\"
 # Drivers cap the parameters of a statement; a filter has no business near that.
 MAX_LIST_VALUES = 1_000
+# A filter compiles to one expression per condition: SQLite refuses expressions
+# deeper than 1000 and SQLAlchemy compiles them recursively, so both the nesting
+# (and / or / not / relationships) and the number of conditions are bounded.
+MAX_FILTER_DEPTH = 8
+MAX_FILTER_TERMS = 500
 
 # (outer table, team id, condition on the related table's alias) -> condition on outer
 RelationBuilder = Callable[[FromClause, int, Callable[[FromClause], Condition]], Condition]
@@ -50,41 +55,67 @@ def compile_where(
     entity: Filterable, table: FromClause, tree: Tree | None, team_id: int
 ) -> Condition:
     """The condition for `tree` on `table` (the entity's table or an alias of it)."""
+    return _compile(entity, table, tree, team_id, _Budget(), 1)
+
+
+class _Budget:
+    """The conditions a tree has used so far (each subtree and each operator), shared
+    by all of its branches; and the bound on how deep they nest."""
+
+    def __init__(self) -> None:
+        self.terms = 0
+
+    def spend(self, terms: int, depth: int) -> None:
+        self.terms += terms
+        if self.terms > MAX_FILTER_TERMS:
+            raise Invalid(
+                f"a filter may hold at most {MAX_FILTER_TERMS} conditions (operators and branches)"
+            )
+        if depth > MAX_FILTER_DEPTH:
+            raise Invalid(f"a filter may nest at most {MAX_FILTER_DEPTH} levels deep")
+
+
+def _compile(
+    entity: Filterable,
+    table: FromClause,
+    tree: Tree | None,
+    team_id: int,
+    budget: _Budget,
+    depth: int,
+) -> Condition:
     if not tree:
         return sa.true()
+    budget.spend(1, depth)
     parts: list[Condition] = []
+
+    def sub(tree: Tree, on: FromClause = table, of: Filterable = entity) -> Condition:
+        return _compile(of, on, tree, team_id, budget, depth + 1)
+
     for key, value in tree.items():
         if value is None:
             continue
         if key == "and":
-            parts.extend(compile_where(entity, table, sub, team_id) for sub in value)
+            parts.extend(sub(branch) for branch in value)
         elif key == "or":
-            parts.append(
-                sa.or_(*(compile_where(entity, table, sub, team_id) for sub in value))
-                if value
-                else sa.false()
-            )
+            parts.append(sa.or_(*(sub(branch) for branch in value)) if value else sa.false())
         elif key == "not":
             # NOT of an unknown (NULL) comparison is still unknown; a row the inner
             # filter does not match must match its negation.
-            inner = compile_where(entity, table, value, team_id)
-            parts.append(sa.not_(sa.func.coalesce(inner, sa.false())))
+            parts.append(sa.not_(sa.func.coalesce(sub(value), sa.false())))
         elif key in entity.fields:
+            budget.spend(len(value), depth)
             parts.extend(_field(table.c[key], entity.fields[key], key, value))
         elif key in entity.relations:
             target_name, build = entity.relations[key]
             target = _REGISTRY[target_name]
-            parts.append(build(table, team_id, _subfilter(target, value, team_id)))
+
+            def on(inner: FromClause, of: Filterable = target, tree: Tree = value) -> Condition:
+                return sub(tree, inner, of)
+
+            parts.append(build(table, team_id, on))
         else:
             raise Invalid(f"unknown filter field {key!r}", field=key)
     return sa.and_(sa.true(), *parts) if parts else sa.true()
-
-
-def _subfilter(target: Filterable, tree: Tree, team_id: int) -> Callable[[FromClause], Condition]:
-    def on(inner: FromClause) -> Condition:
-        return compile_where(target, inner, tree, team_id)
-
-    return on
 
 
 def _field(column: Any, kind: str, name: str, ops: Mapping[str, Any]) -> list[Condition]:
