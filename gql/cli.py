@@ -22,6 +22,7 @@ from db.errors import DomainError
 from db.models import Team, TeamCreate, WorkerCreate
 from db.seed import DEMO_TEAM_SLUG, seed_demo, seed_tasks
 from db.services import tokens
+from db.services.caller import Caller
 from db.services.teams import teams
 from db.services.workers import workers
 from db.settings import DEFAULT_DATABASE_URL, Settings
@@ -211,7 +212,7 @@ def _worker_create(args: argparse.Namespace, settings: Settings) -> None:
         team = await teams.require_slug(session, args.team)
         assert team.id is not None
         data = WorkerCreate(handle=args.handle, name=args.name, type=args.type)
-        worker = await workers.create(session, team.id, data)  # Conflict for a taken handle
+        worker = await workers.create(session, Caller(team.id), data)  # Conflict for a taken handle
         print(f"id: {worker.id}")
         print(f"created worker {worker.handle} in team {team.slug}")
 

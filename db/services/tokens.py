@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from db.errors import NotFound
 from db.models import ApiToken, utcnow
+from db.services.caller import Caller
 
 TOKEN_PREFIX = "tq_"
 
@@ -22,6 +23,10 @@ class Principal:
     token_id: int
     worker_id: int
     team_id: int
+
+    @property
+    def caller(self) -> Caller:
+        return Caller(team_id=self.team_id, worker_id=self.worker_id)
 
 
 @dataclass(frozen=True)
