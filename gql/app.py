@@ -4,6 +4,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any, cast
 
 from fastapi import FastAPI, Request
@@ -13,17 +14,23 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET, UnsetType
 
 from db.engine import create_engine, create_session_factory
+from db.events.service import Events
 from db.settings import Settings, get_settings
 from gql.context import Context, RequestSession
 from gql.errors import Code, format_error
 from gql.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
 from gql.http_guard import BodyGuard
 from gql.schema import build_schema
+from gql.socket_context import SocketContext
 
 log = logging.getLogger("taskql")
 
@@ -32,6 +39,18 @@ GRAPHQL_PATH = "/graphql"
 
 class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
     _ide_html = graphiql_html()
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        # The socket's context is a SocketContext (get_context): 4403 unless its token is live.
+        socket = cast(SocketContext, context)
+        try:
+            live = await socket.authenticate()
+        except Exception:
+            log.warning("authenticating a WebSocket failed", exc_info=True)
+            live = False
+        if not live:
+            raise ConnectionRejectionError()
+        return UNSET
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(self._ide_html)
@@ -95,15 +114,32 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         owned = engine is None
         app.state.engine = engine or create_engine(settings)
         app.state.session_factory = create_session_factory(app.state.engine)
+        app.state.events = Events(app.state.engine, settings)
+        app.state.events.start()
         tune_garbage_collector()
         try:
             yield
         finally:
+            await app.state.events.close()
             if owned:
                 await app.state.engine.dispose()
 
-    async def get_context(connection: HTTPConnection) -> AsyncIterator[Context]:
+    async def get_context(connection: HTTPConnection) -> AsyncIterator[Context | SocketContext]:
         factory: async_sessionmaker[AsyncSession] = connection.app.state.session_factory
+        if isinstance(connection, WebSocket):
+            # One per socket, shared by its operations: no session, no loaders in it.
+            socket = SocketContext(
+                settings=settings,
+                session_factory=factory,
+                events=connection.app.state.events,
+                websocket=connection,
+                header_token=bearer_token(connection),
+            )
+            try:
+                yield socket
+            finally:
+                await socket.close()
+            return
         async with factory() as session:
             yield Context(
                 db=RequestSession(session), settings=settings, token=bearer_token(connection)
@@ -114,6 +150,11 @@ def create_app(settings: Settings | None = None, engine: AsyncEngine | None = No
         build_schema(settings),
         context_getter=get_context,  # type: ignore[arg-type]  # a FastAPI dependency with yield
         path=GRAPHQL_PATH,
+        # The legacy graphql-ws protocol is off: it had an authentication bypass.
+        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+        connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
+        max_subscriptions_per_connection=settings.ws_max_subscriptions_per_connection,
+        allowed_origins=settings.allowed_origins,
     )
     app.include_router(router)
     app.mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR), name="graphiql-assets")

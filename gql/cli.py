@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -306,8 +306,16 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         print(demo_token[0], flush=True)
     else:
         print(f"serving GraphQL at {url}", flush=True)
+    # A socket message is bounded like an HTTP body (uvicorn's default is 16 MiB); open
+    # subscriptions get a few seconds to close on shutdown, not forever.
+    limits: dict[str, Any] = {
+        "ws_max_size": settings.max_body_bytes,
+        "timeout_graceful_shutdown": 5,
+    }
     if args.workers == 1:
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+        uvicorn.run(
+            create_app(settings), host=args.host, port=args.port, log_level="info", **limits
+        )
     else:
         # Each process builds its own app (and engine) from the same environment.
         uvicorn.run(
@@ -317,6 +325,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
             port=args.port,
             workers=args.workers,
             log_level="info",
+            **limits,
         )
 
 

@@ -10,6 +10,7 @@ from strawberry.extensions import SchemaExtension
 from gql.context import Context
 from gql.cost import estimated_rows
 from gql.errors import Code
+from gql.socket_context import SocketContext
 
 log = logging.getLogger("taskql")
 
@@ -26,27 +27,27 @@ class OperationBoundary(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
         execution = self.execution_context
         context = execution.context
-        if isinstance(context, Context) and execution.graphql_document is not None:
+        if isinstance(context, Context | SocketContext) and execution.graphql_document is not None:
             limit = context.settings.max_rows
             rows = estimated_rows(
                 execution.graphql_document, execution.operation_name, execution.variables
             )
             if rows > limit:
-                # A result set here means graphql-core never runs, so no SQL either.
-                execution.result = GraphQLExecutionResult(
-                    data=None,
-                    errors=[
-                        GraphQLError(
-                            f"the operation may return {rows} rows; the limit is {limit}: "
-                            "ask for smaller pages",
-                            extensions={"code": Code.BAD_USER_INPUT.value},
-                        )
-                    ],
+                error = GraphQLError(
+                    f"the operation may return {rows} rows; the limit is {limit}: "
+                    "ask for smaller pages",
+                    extensions={"code": Code.BAD_USER_INPUT.value},
                 )
+                if isinstance(context, SocketContext):
+                    # A subscription starts regardless of a result set here: refuse it.
+                    raise error
+                # A result set here means graphql-core never runs, so no SQL either.
+                execution.result = GraphQLExecutionResult(data=None, errors=[error])
                 yield
                 return
-            # Parsing and validation passed: now the caller is worth a database lookup.
-            await context.authenticate()
+            if isinstance(context, Context):
+                # Parsing and validation passed: now the caller is worth a database lookup.
+                await context.authenticate()
         yield
 
     async def on_operation(self) -> AsyncIterator[None]:

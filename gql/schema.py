@@ -20,6 +20,8 @@ from db.settings import Settings
 from gql.extensions import OperationBoundary
 from gql.mutations import Mutation
 from gql.queries import Query
+from gql.socket_guard import SocketGuard
+from gql.subscriptions import Subscription
 
 
 class TaskqlSchema(strawberry.Schema):
@@ -48,12 +50,14 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: ParserCache(maxsize=512),
         lambda: ValidationCache(maxsize=512),
         OperationBoundary,
+        SocketGuard,
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
     return TaskqlSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(name_converter=CachedNameConverter()),
     )
