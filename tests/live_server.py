@@ -118,18 +118,18 @@ class Socket:
     async def complete(self, id_: str) -> None:
         await self.connection.send(json.dumps({"id": id_, "type": "complete"}))
 
-    async def message(self, id_: str, timeout: float = 10) -> dict[str, Any]:
-        return await asyncio.wait_for(self._inbox(id_).get(), timeout)
+    async def message(self, id_: str, within: float = 10) -> dict[str, Any]:
+        return await asyncio.wait_for(self._inbox(id_).get(), within)
 
-    async def event(self, id_: str, timeout: float = 10) -> dict[str, Any]:
+    async def event(self, id_: str, within: float = 10) -> dict[str, Any]:
         """The data of the next `next` message; fails on anything else."""
-        message = await self.message(id_, timeout)
+        message = await self.message(id_, within)
         assert message["type"] == "next", message
         assert not message["payload"].get("errors"), message
         return message["payload"]["data"]
 
-    async def events(self, id_: str, count: int, timeout: float = 15) -> list[dict[str, Any]]:
-        return [await self.event(id_, timeout) for _ in range(count)]
+    async def events(self, id_: str, count: int, within: float = 15) -> list[dict[str, Any]]:
+        return [await self.event(id_, within) for _ in range(count)]
 
     async def nothing(self, id_: str, wait: float) -> None:
         """No message for this subscription within `wait` seconds."""
