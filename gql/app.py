@@ -19,6 +19,10 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET, UnsetType
 
@@ -37,8 +41,19 @@ log = logging.getLogger("taskql")
 GRAPHQL_PATH = "/graphql"
 
 
+class CodedTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    async def send_message(self, message: Message) -> None:
+        # Strawberry's own refusals (the per-connection cap) carry no code: give them one.
+        if message["type"] == "error":
+            for error in message["payload"]:
+                extensions = error.setdefault("extensions", {})
+                extensions.setdefault("code", Code.BAD_USER_INPUT.value)
+        await super().send_message(message)
+
+
 class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
     _ide_html = graphiql_html()
+    graphql_transport_ws_handler_class = CodedTransportWSHandler
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         # The socket's context is a SocketContext (get_context): 4403 unless its token is live.

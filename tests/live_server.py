@@ -41,7 +41,7 @@ class LiveServer:
 
 @asynccontextmanager
 async def live_server(
-    settings: Settings, engine: AsyncEngine | None = None
+    settings: Settings, engine: AsyncEngine | None = None, **uvicorn_options: Any
 ) -> AsyncIterator[LiveServer]:
     app = create_app(settings, engine=engine)
     config = uvicorn.Config(
@@ -51,6 +51,7 @@ async def live_server(
         log_level="warning",
         ws_max_size=settings.max_body_bytes,
         timeout_graceful_shutdown=5,
+        **uvicorn_options,
     )
     server = uvicorn.Server(config)
     # The test owns the process's signals; uvicorn must not take them over.

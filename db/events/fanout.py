@@ -43,6 +43,10 @@ class Subscriber:
         self.delivered = 0
         self.overflowed = False
 
+    @property
+    def room(self) -> int:
+        return self._capacity - len(self._waiting)
+
     def offer(self, entry: OutboxEntry) -> None:
         """From the reader: never waits. Entries the subscriber has, or has not reached yet
         (it is still catching up by itself), are not its to take."""
@@ -65,6 +69,7 @@ class Subscriber:
             if self._waiting:
                 entry = self._waiting.popleft()
                 self.delivered = entry.seq
+                self.feed.space.set()
                 return entry
             if self.queued < self.feed.position:
                 # Behind the reader (resuming from an old cursor): read the gap directly.
@@ -91,6 +96,8 @@ class TeamFeed:
         self.subscribers: set[Subscriber] = set()
         self.position = 0
         self.wake = asyncio.Event()
+        # Set whenever a subscriber takes an entry out of its queue.
+        self.space = asyncio.Event()
         self.started = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
@@ -124,14 +131,29 @@ class TeamFeed:
                 await asyncio.sleep(self.hub.poll_interval)
         self.started.set()
 
+    def _room(self) -> int:
+        """How far to read ahead: as far as the roomiest subscriber keeping up can take.
+
+        Reading further would end subscribers that do keep up, just not within one read;
+        a stuck one fills up while the others take their entries, and is ended.
+        """
+        live = [s.room for s in self.subscribers if s.queued == self.position]
+        return min(self.hub.batch_size, max(live)) if live else self.hub.batch_size
+
     async def _drain(self) -> None:
         while self.subscribers:
-            rows = await self.read(self.position, self.hub.batch_size)
+            limit = self._room()
+            if limit == 0:
+                self.space.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.space.wait(), self.hub.poll_interval)
+                continue
+            rows = await self.read(self.position, limit)
             for entry in rows:
                 self.position = entry.seq
                 for subscriber in list(self.subscribers):
                     subscriber.offer(entry)
-            if len(rows) < self.hub.batch_size:
+            if len(rows) < limit:
                 return
 
 
