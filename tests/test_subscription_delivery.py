@@ -7,7 +7,6 @@ import json
 import os
 import socket as stdlib_socket
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 import websockets
@@ -226,25 +225,23 @@ async def test_idle_subscriptions_hold_no_pooled_connection(
     )
     engine = create_engine(settings)
     try:
-        async with live_server(settings, engine=engine) as server:
-            async with (
-                socket(server, member.token) as a,
-                socket(server, member.token) as b,
-                http_client(server, member.token) as gql,
-            ):
-                ids = [(a, str(n)) for n in range(15)] + [(b, str(n)) for n in range(15)]
-                for sock, id_ in ids:
-                    await sock.subscribe(id_, EVENTS)
-                await a.nothing("0", 0.5)
-                await create_task(gql, "seen by thirty")
-                for sock, id_ in ids:
-                    assert (await sock.event(id_))["taskEvents"]["task"][
-                        "title"
-                    ] == "seen by thirty"
-                await asyncio.sleep(0.3)
-                assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
-                answers = await asyncio.gather(*(gql("{ me { handle } }") for _ in range(6)))
-                assert all(answer.data["me"]["handle"] == member.handle for answer in answers)
+        async with (
+            live_server(settings, engine=engine) as server,
+            socket(server, member.token) as a,
+            socket(server, member.token) as b,
+            http_client(server, member.token) as gql,
+        ):
+            ids = [(a, str(n)) for n in range(15)] + [(b, str(n)) for n in range(15)]
+            for sock, id_ in ids:
+                await sock.subscribe(id_, EVENTS)
+            await a.nothing("0", 0.5)
+            await create_task(gql, "seen by thirty")
+            for sock, id_ in ids:
+                assert (await sock.event(id_))["taskEvents"]["task"]["title"] == "seen by thirty"
+            await asyncio.sleep(0.3)
+            assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+            answers = await asyncio.gather(*(gql("{ me { handle } }") for _ in range(6)))
+            assert all(answer.data["me"]["handle"] == member.handle for answer in answers)
     finally:
         await engine.dispose()
 
