@@ -27,6 +27,7 @@ TEAM: sa.Table = Team.__table__  # type: ignore[attr-defined]
 
 _PENDING = "taskql_outbox_pending"
 _COMMITTED = "taskql_outbox_committed"
+_MARKS = "taskql_outbox_savepoints"
 
 CommitListener = Callable[[frozenset[int]], None]
 _listeners: list[CommitListener] = []
@@ -46,10 +47,20 @@ def on_commit(listener: CommitListener) -> Callable[[], None]:
     return lambda: _listeners.remove(listener)
 
 
+async def write_now(session: AsyncSession) -> None:
+    """Write the pending entries now instead of at the commit: for bulk loads, which would
+    otherwise hold every entry in memory. The team's counter stays locked from here on."""
+    await session.run_sync(_write_pending)
+
+
 @event.listens_for(Session, "before_commit")
 def _stamp(session: Session) -> None:
     if session.get_nested_transaction() is not None:
         return  # a savepoint: the entries go out with the outermost commit
+    _write_pending(session)
+
+
+def _write_pending(session: Session) -> None:
     pending: list[dict[str, Any]] = session.info.pop(_PENDING, [])
     if not pending:
         return
@@ -70,7 +81,7 @@ def _stamp(session: Session) -> None:
             # Stamped now, at the end of the transaction: as close to its commit as it gets.
             row["seq"], row["created_at"] = seq, now
         session.execute(sa.insert(AUDIT), rows)
-    session.info[_COMMITTED] = frozenset(by_team)
+    session.info[_COMMITTED] = session.info.get(_COMMITTED, frozenset()) | set(by_team)
 
 
 @event.listens_for(Session, "after_commit")
@@ -81,12 +92,28 @@ def _announce(session: Session) -> None:
             listener(teams)
 
 
+@event.listens_for(Session, "after_transaction_create")
+def _mark(session: Session, transaction: SessionTransaction) -> None:
+    # Where a savepoint began in the pending entries: rolled back, it takes its own with it.
+    if transaction.nested:
+        marks = session.info.setdefault(_MARKS, {})
+        marks[id(transaction)] = len(session.info.get(_PENDING, []))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _undo(session: Session, previous_transaction: SessionTransaction) -> None:
+    mark = session.info.get(_MARKS, {}).pop(id(previous_transaction), None)
+    if previous_transaction.nested and mark is not None and _PENDING in session.info:
+        del session.info[_PENDING][mark:]
+
+
 @event.listens_for(Session, "after_transaction_end")
 def _forget(session: Session, transaction: SessionTransaction) -> None:
     # A rollback (or a close without commit): the entries never happened.
     if transaction.parent is None:
         session.info.pop(_PENDING, None)
         session.info.pop(_COMMITTED, None)
+        session.info.pop(_MARKS, None)
 
 
 @dataclass(frozen=True)

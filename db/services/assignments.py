@@ -63,6 +63,16 @@ def assignment_id(task_id: int, worker_id: int) -> str:
     return f"{task_id}:{worker_id}"
 
 
+def assigned_entry(
+    task_id: int, worker_id: int, role: AssignmentRole, project_id: int | None
+) -> Entry:
+    return Entry(
+        assignment_id(task_id, worker_id),
+        audit.created({"task_id": task_id, "worker_id": worker_id, "role": role}),
+        project_id,
+    )
+
+
 async def assign(
     session: AsyncSession,
     caller: Caller,
@@ -109,14 +119,7 @@ async def assign(
         caller,
         AuditAction.ASSIGN,
         TaskAssignment,
-        [
-            Entry(
-                assignment_id(task_id, link.worker_id),
-                audit.created({"task_id": task_id, "worker_id": link.worker_id, "role": role}),
-                project_id,
-            )
-            for link in links
-        ],
+        [assigned_entry(task_id, link.worker_id, role, project_id) for link in links],
     )
     return links
 

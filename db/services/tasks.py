@@ -33,6 +33,11 @@ def snapshot(task: Any) -> dict[str, Any]:
     return {name: getattr(task, name) for name in TASK_FIELDS}
 
 
+def created_entry(task: Any) -> Entry:
+    """A new task's CREATE entry: its first values."""
+    return Entry(task.id, audit.created(snapshot(task)), task.project_id)
+
+
 def deleted_entry(task: Any) -> Entry:
     """A task's DELETE entry: its last values, in the project it was in."""
     return Entry(task.id, audit.deleted(snapshot(task)), task.project_id)
@@ -69,7 +74,7 @@ class TaskService(ServiceBase[Task, TaskCreate, Any]):
             caller,
             AuditAction.CREATE,
             Task,
-            [Entry(task.id, audit.created(snapshot(task)), task.project_id)],
+            [created_entry(task)],
         )
         if assignee_ids:
             await assignments.assign(
