@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from db.models import WorkerType
@@ -106,3 +107,13 @@ async def test_token_in_the_upgrade_header(server: LiveServer, member: Member) -
         await sock.nothing("1", 0.3)
         await create_task(gql, "by header")
         assert (await sock.event("1"))["taskEvents"]["action"] == "CREATED"
+
+
+async def test_graphiql_runs_subscriptions_over_the_socket(server: LiveServer) -> None:
+    """GraphiQL's fetcher gets the socket's URL; its bundled graphql-ws client sends the
+    headers editor's JSON as the connection_init payload."""
+    async with httpx.AsyncClient(base_url=server.http_url) as http:
+        page = (await http.get("/graphql", headers={"Accept": "text/html"})).text
+        bundle = (await http.get("/graphiql-assets/graphiql.min.js")).text
+    assert "subscriptionUrl" in page
+    assert "createWebsocketsFetcherFromUrl" in bundle and "graphql-transport-ws" in bundle

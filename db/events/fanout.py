@@ -80,11 +80,15 @@ class Subscriber:
 
     async def _catch_up(self) -> None:
         assert self.queued is not None
+        position = self.feed.position
         rows = await self.feed.read(self.queued, self._capacity)
         for entry in rows:
             if entry.seq == self.queued + 1:
                 self._waiting.append(entry)
                 self.queued = entry.seq
+        if not rows:
+            # Entries the reader has seen are gone (the team was deleted): nothing to wait for.
+            self.queued = max(self.queued, position)
 
 
 class TeamFeed:
