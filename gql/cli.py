@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from db import migrate
 from db.engine import DatabaseUrlError, create_engine, create_session_factory
 from db.errors import DomainError
+from db.events.listener import announcing
 from db.models import Team, TeamCreate, WorkerCreate
 from db.seed import DEMO_TEAM_SLUG, seed_demo, seed_tasks
 from db.services import tokens
@@ -144,7 +145,8 @@ def _run_db(
         except DatabaseUrlError as exc:
             raise CliError(str(exc)) from exc
         try:
-            await work(engine)
+            async with announcing(engine):
+                await work(engine)
         finally:
             await engine.dispose()
 

@@ -182,3 +182,31 @@ async def test_shutdown_with_open_subscriptions_is_prompt(
         await asyncio.wait_for(server.process.wait(), 10)
         stopped = time.monotonic() - started
     assert stopped < 3, f"serve took {stopped:.1f} s to stop"
+
+
+async def test_command_line_changes_reach_subscribers(
+    database: DatabaseUnderTest, member: Member
+) -> None:
+    """`taskql seed` is a write path too. PostgreSQL: it sends NOTIFY after its commit (polls
+    are 60 s apart here); SQLite: the poll finds it."""
+    postgresql = database.dialect == "postgresql"
+    poll = 60.0 if postgresql else 0.5
+    settings = settings_for(database.url, **{**FAST, "events_poll_interval_seconds": poll})
+    async with live_server(settings) as here, socket(here, member.token) as sock:
+        await sock.subscribe("1", EVENTS)
+        await sock.nothing("1", 0.5)
+        seed = await asyncio.create_subprocess_exec(
+            *TASKQL,
+            "seed",
+            "--tasks",
+            "3",
+            "--team",
+            member.team_slug,
+            env={**os.environ, "DATABASE_URL": database.url},
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        assert await asyncio.wait_for(seed.wait(), 60) == 0
+        events = [e["taskEvents"] for e in await sock.events("1", 6, 5 if postgresql else poll + 2)]
+    assert sorted(e["action"] for e in events) == ["ASSIGNED"] * 3 + ["CREATED"] * 3
+    assert all(e["actor"] is None for e in events)

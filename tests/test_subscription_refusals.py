@@ -170,3 +170,18 @@ async def test_subscriptions_per_connection_are_capped(server: LiveServer, membe
         message = await sock.message("one too many")
         assert codes(message) == ["BAD_USER_INPUT"]
         await sock.nothing("0", 0.2)
+
+
+async def test_subscriptions_per_process_are_capped(
+    database: DatabaseUnderTest, member: Member
+) -> None:
+    settings = settings_for(database.url, **FAST, ws_max_subscriptions=2)
+    async with live_server(settings) as server, socket(server, member.token) as sock:
+        await sock.subscribe("1", EVENTS)
+        await sock.subscribe("2", EVENTS)
+        await sock.nothing("1", 0.3)
+        assert await refusal(sock, EVENTS) == ["SERVICE_UNAVAILABLE"]
+        await sock.complete("1")
+        await asyncio.sleep(0.3)
+        await sock.subscribe("3", EVENTS)
+        await sock.nothing("3", 0.3)  # a place came free: no refusal

@@ -15,13 +15,15 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import normalize_url
+from db.events import outbox
 
 log = logging.getLogger("taskql.events")
 
@@ -67,6 +69,22 @@ class Publisher:
         if self._task is not None:
             with contextlib.suppress(Exception):
                 await self._task
+
+
+@asynccontextmanager
+async def announcing(engine: AsyncEngine) -> AsyncIterator[None]:
+    """For processes without a fan-out (the command line): tell the servers about commits
+    made inside the block, so their subscribers need not wait for a poll."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    publisher = Publisher(engine)
+    undo = outbox.on_commit(publisher.publish)
+    try:
+        yield
+    finally:
+        undo()
+        await publisher.close()
 
 
 class Listener:
