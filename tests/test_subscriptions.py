@@ -117,3 +117,36 @@ async def test_graphiql_runs_subscriptions_over_the_socket(server: LiveServer) -
         bundle = (await http.get("/graphiql-assets/graphiql.min.js")).text
     assert "subscriptionUrl" in page
     assert "createWebsocketsFetcherFromUrl" in bundle and "graphql-transport-ws" in bundle
+
+
+async def test_an_event_costs_a_fixed_number_of_statements(
+    database: DatabaseUnderTest, member: Member, engine, gql
+) -> None:
+    """One statement per relationship level the selection asks for, batched by fresh loaders:
+    task and actor, then the task's project and assignments (which bring their workers)."""
+    from db.statements import StatementCounter
+
+    query = """subscription { taskEvents { action actor { handle }
+      task { title project { name } assignments { role worker { handle } } } } }"""
+    # No poll and no token re-check while counting: only the events' own statements.
+    quiet = {"events_poll_interval_seconds": 60.0, "ws_auth_recheck_seconds": 60.0}
+    settings = settings_for(database.url, **{**FAST, **quiet})
+    async with live_server(settings) as server, socket(server, member.token) as sock:
+        await sock.subscribe("1", query)
+        await sock.nothing("1", 0.3)
+        project = await create_project(gql, "budget")  # through another app and engine
+        helper = await add_worker(engine, member, handle="@budget")
+        with StatementCounter(server.app.state.engine) as counter:
+            await create_task(gql, "counted", projectId=project, assigneeIds=[str(helper)])
+            created = (await sock.event("1"))["taskEvents"]
+            assigned = (await sock.event("1"))["taskEvents"]
+    assert created["task"]["assignments"][0]["worker"] == {"handle": "@budget"}
+    assert assigned["action"] == "ASSIGNED"
+    # Besides the outbox reads (one per wake-up, for all subscribers of the process) and the
+    # NOTIFY that wakes other processes, each event cost its four statements.
+    resolving = [
+        sql
+        for sql in counter.statements
+        if "FROM audit_entry" not in sql and "pg_notify" not in sql
+    ]
+    assert len(resolving) == 2 * 4, "\n".join(resolving)
