@@ -1,18 +1,21 @@
 """What guards operations over the WebSocket, where the HTTP path's hooks do not run.
 
-Only subscriptions travel over the socket. Socket results never pass the router's
-process_result, so their errors are coded and masked here, per result; and each event's
-session is released here, once its result is computed and before it is sent.
+Only subscriptions travel over the socket, and subscriptions only over the socket. Socket
+results never pass the router's process_result, so their errors are coded and masked here,
+per result; and each event's session is released here, once its result is computed and
+before it is sent.
 """
 
 from collections.abc import AsyncIterator
 
+from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from gql import event_scope
+from gql.context import Context
 from gql.errors import Code, format_error
 from gql.socket_context import SocketContext
 
@@ -20,6 +23,22 @@ from gql.socket_context import SocketContext
 class SocketGuard(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
         execution = self.execution_context
+        if (
+            isinstance(execution.context, Context)
+            and execution.operation_type is OperationType.SUBSCRIPTION
+        ):
+            # Over HTTP a subscription would run as a query: refused before graphql-core runs.
+            execution.result = GraphQLExecutionResult(
+                data=None,
+                errors=[
+                    GraphQLError(
+                        "subscriptions run over the WebSocket (graphql-transport-ws) on this path",
+                        extensions={"code": Code.BAD_USER_INPUT.value},
+                    )
+                ],
+            )
+            yield
+            return
         if (
             isinstance(execution.context, SocketContext)
             and execution.operation_type is not OperationType.SUBSCRIPTION

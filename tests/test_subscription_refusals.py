@@ -185,3 +185,9 @@ async def test_subscriptions_per_process_are_capped(
         await asyncio.sleep(0.3)
         await sock.subscribe("3", EVENTS)
         await sock.nothing("3", 0.3)  # a place came free: no refusal
+
+
+async def test_a_subscription_over_http_is_bad_user_input(gql: Any) -> None:
+    response = await gql("subscription { taskEvents { cursor } }")
+    assert response.status == 200
+    assert response.codes == ["BAD_USER_INPUT"]
