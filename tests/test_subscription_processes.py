@@ -3,6 +3,7 @@
 The other processes are `taskql serve` run as operators run it, in a subprocess."""
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket as stdlib_socket
@@ -24,6 +25,7 @@ from tests.factories import Member
 from tests.graphql_client import GraphQLClient
 from tests.live_server import LiveServer, live_server, socket
 from tests.subscription_helpers import EVENTS, FAST, create_task
+from tests.test_recovery import Relay
 
 TASKQL = [str(Path(sys.executable).parent / "taskql")]
 
@@ -210,3 +212,42 @@ async def test_command_line_changes_reach_subscribers(
         events = [e["taskEvents"] for e in await sock.events("1", 6, 5 if postgresql else poll + 2)]
     assert sorted(e["action"] for e in events) == ["ASSIGNED"] * 3 + ["CREATED"] * 3
     assert all(e["actor"] is None for e in events)
+
+
+@pytest.mark.parametrize("dialect", ["postgresql"], indirect=True)
+async def test_database_away_and_back_while_writes_go_on(
+    database: DatabaseUnderTest, member: Member
+) -> None:
+    """The server's every connection to PostgreSQL (pool and listener, through a relay of the
+    test's own: the shared server is not restarted) drops for a while; another process keeps
+    writing. Once the database is back, the subscriber has every event, in order."""
+    url = make_url(database.url)
+    relay = Relay(url.host or "127.0.0.1", url.port or 5432)
+    await relay.up()
+    relayed = url.set(host="127.0.0.1", port=relay.port).render_as_string(False)
+    quiet = {"events_poll_interval_seconds": 60.0, "events_keepalive_seconds": 0.5}
+    settings = settings_for(relayed, **{**FAST, **quiet}, connect_timeout_seconds=2)
+    try:
+        async with (
+            live_server(settings) as here,
+            served(database.url, poll=60.0) as there,
+            client(there) as http,
+            socket(here, member.token) as sock,
+        ):
+            gql = GraphQLClient(http, member.token)
+            await sock.subscribe("1", EVENTS)
+            await sock.nothing("1", 0.5)
+            titles = [f"write {n}" for n in range(12)]
+            for n, title in enumerate(titles):
+                if n == 4:
+                    await relay.down()
+                if n == 8:
+                    await relay.up()
+                await create_task(gql, title)
+                await asyncio.sleep(0.2)
+            got = [e["taskEvents"]["task"]["title"] for e in await sock.events("1", 12, 15)]
+            await sock.nothing("1", 0.5)
+        assert got == titles
+    finally:
+        with contextlib.suppress(AssertionError):
+            await relay.down()
