@@ -4,14 +4,17 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
+from db.events import outbox
 from db.models import (
     AssignmentRole,
+    AuditAction,
     Project,
     Task,
     TaskAssignment,
@@ -23,7 +26,11 @@ from db.models import (
     WorkerType,
     utcnow,
 )
-from db.services import tokens
+from db.services import audit, tokens
+from db.services.assignments import assigned_entry
+from db.services.audit import Entry
+from db.services.caller import Caller
+from db.services.tasks import created_entry
 from db.services.teams import teams
 
 DEMO_TEAM_SLUG = "demo"
@@ -138,6 +145,8 @@ async def _seed_team(session: AsyncSession, team_id: int) -> None:
     session.add_all(workers)
     await session.flush()
     worker_ids = [_id(worker) for worker in workers]
+    # Seeding is an operator's change: audited (and sent to subscribers) without an actor.
+    operator = Caller(team_id)
     rng = random.Random(7)
     now = utcnow()
 
@@ -155,6 +164,7 @@ async def _seed_team(session: AsyncSession, team_id: int) -> None:
             )
             session.add(task)
             await session.flush()
+            audit.record(session, operator, AuditAction.CREATE, Task, [created_entry(task)])
             roles = (AssignmentRole.ASSIGNEE, AssignmentRole.REVIEWER)
             for worker_id, role in zip(rng.sample(worker_ids, 2), roles, strict=True):
                 session.add(
@@ -162,12 +172,31 @@ async def _seed_team(session: AsyncSession, team_id: int) -> None:
                         team_id=team_id, task_id=_id(task), worker_id=worker_id, role=role
                     )
                 )
+                audit.record(
+                    session,
+                    operator,
+                    AuditAction.ASSIGN,
+                    TaskAssignment,
+                    [assigned_entry(_id(task), worker_id, role, project_id)],
+                )
             await add(children, project_id, _id(task), depth + 1)
 
     for slug, name, description, tree in _PROJECTS:
         project = Project(team_id=team_id, name=name, slug=slug, description=description)
         session.add(project)
         await session.flush()
+        audit.record(
+            session,
+            operator,
+            AuditAction.CREATE,
+            Project,
+            [
+                Entry(
+                    project.id,
+                    audit.created({"name": name, "slug": slug, "description": description}),
+                )
+            ],
+        )
         await add(tree, _id(project), None, 0)
     await session.flush()
 
@@ -195,6 +224,7 @@ async def seed_tasks(
     parents: list[tuple[int, int | None]] = []  # (task id, project id)
     done = 0
     now = utcnow()
+    operator = Caller(team_id)
     for level, size in enumerate(level_sizes):
         created: list[tuple[int, int | None]] = []
         for start in range(0, size, batch_size):
@@ -227,7 +257,19 @@ async def seed_tasks(
             inserted = [(int(row[0] or 0), row[1]) for row in result]  # ids are never NULL
             created.extend(inserted)
             new_ids = [task_id for task_id, _ in inserted]
-            await _assign(session, team_id, new_ids, worker_ids, assignments_per_task, rng)
+            links = await _assign(session, team_id, new_ids, worker_ids, assignments_per_task, rng)
+            tasks = [SimpleNamespace(id=i, **row) for i, row in zip(new_ids, rows, strict=True)]
+            audit.record(session, operator, AuditAction.CREATE, Task, map(created_entry, tasks))
+            project_of = dict(inserted)
+            entries = [
+                assigned_entry(
+                    link["task_id"], link["worker_id"], link["role"], project_of[link["task_id"]]
+                )
+                for link in links
+            ]
+            audit.record(session, operator, AuditAction.ASSIGN, TaskAssignment, entries)
+            # Written batch by batch: a large seed would otherwise hold every entry in memory.
+            await outbox.write_now(session)
             done += len(rows)
             progress(done)
         parents = created
@@ -252,7 +294,7 @@ async def _assign(
     worker_ids: list[int],
     per_task: int,
     rng: random.Random,
-) -> None:
+) -> list[dict[str, Any]]:
     now = utcnow()
     rows = []
     roles = list(AssignmentRole)
@@ -269,3 +311,4 @@ async def _assign(
             )
     if rows:
         await session.execute(insert(TaskAssignment), rows)
+    return rows

@@ -88,6 +88,37 @@ class Settings(BaseSettings):
         default="INFO", validation_alias="TASKQL_LOG_LEVEL"
     )
 
+    # Task events (docs/subscriptions.md). Each process reads its teams' new events when a
+    # commit wakes it (in this process; on PostgreSQL also NOTIFY from the others), and at
+    # least this often: the only wake-up between processes on SQLite.
+    events_poll_interval_seconds: float = Field(
+        default=2.0, gt=0, validation_alias="TASKQL_EVENTS_POLL_INTERVAL"
+    )
+    # Events waiting for one subscriber; one that falls further behind is ended with its cursor.
+    events_queue_size: int = Field(default=500, ge=1, validation_alias="TASKQL_EVENTS_QUEUE_SIZE")
+    # The LISTEN connection's URL: direct, never through a transaction-mode pooler.
+    # Unset: DATABASE_URL with "-pooler" taken out of the host name.
+    events_listen_url: str | None = Field(default=None, validation_alias="TASKQL_EVENTS_LISTEN_URL")
+    events_keepalive_seconds: float = Field(
+        default=15, gt=0, validation_alias="TASKQL_EVENTS_KEEPALIVE"
+    )
+    ws_init_timeout_seconds: float = Field(
+        default=10, gt=0, validation_alias="TASKQL_WS_INIT_TIMEOUT"
+    )
+    ws_max_subscriptions_per_connection: int = Field(
+        default=20, ge=1, validation_alias="TASKQL_WS_MAX_SUBSCRIPTIONS_PER_CONNECTION"
+    )
+    ws_max_subscriptions: int = Field(
+        default=2_000, ge=1, validation_alias="TASKQL_WS_MAX_SUBSCRIPTIONS"
+    )
+    # How often a socket's token is checked again: a revoked token ends its subscriptions.
+    ws_auth_recheck_seconds: float = Field(
+        default=30, gt=0, validation_alias="TASKQL_WS_AUTH_RECHECK"
+    )
+    # Origins (scheme://host[:port]) whose browser pages may open a socket; "*" for any.
+    # Same-origin pages and non-browser clients are always allowed.
+    allowed_origins: list[str] = Field(default=[], validation_alias="TASKQL_ALLOWED_ORIGINS")
+
 
 @lru_cache
 def get_settings() -> Settings:

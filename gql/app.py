@@ -4,6 +4,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from cross_web import HTTPException
@@ -15,12 +16,19 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from starlette.websockets import WebSocket
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message
 from strawberry.types import ExecutionResult
-from strawberry.types.unset import UNSET
+from strawberry.types.unset import UNSET, UnsetType
 
 from db.engine import create_engine, create_session_factory
+from db.events.service import Events
 from db.session import RequestSession, write_gate_for
 from db.settings import Settings, get_settings
 from gql.context import Context
@@ -31,6 +39,7 @@ from gql.http_guard import NESTED_TOO_DEEPLY, BodyGuard
 from gql.observability import Observability
 from gql.request_record import note_errors
 from gql.schema import build_schema
+from gql.socket_context import SocketContext
 
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
@@ -40,8 +49,31 @@ log = logging.getLogger("taskql")
 GRAPHQL_PATH = "/graphql"
 
 
+class CodedTransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    async def send_message(self, message: Message) -> None:
+        # Strawberry's own refusals (the per-connection cap) carry no code: give them one.
+        if message["type"] == "error":
+            for error in message["payload"]:
+                extensions = error.setdefault("extensions", {})
+                extensions.setdefault("code", Code.BAD_USER_INPUT.value)
+        await super().send_message(message)
+
+
 class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
     _ide_html = graphiql_html()
+    graphql_transport_ws_handler_class = CodedTransportWSHandler
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        # The socket's context is a SocketContext (get_context): 4403 unless its token is live.
+        socket = cast(SocketContext, context)
+        try:
+            live = await socket.authenticate()
+        except Exception:
+            log.warning("authenticating a WebSocket failed", exc_info=True)
+            live = False
+        if not live:
+            raise ConnectionRejectionError()
+        return UNSET
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         return HTMLResponse(self._ide_html)
@@ -141,16 +173,33 @@ def create_app(
             app.state.engine, settings.sqlite_write_queue_timeout_seconds
         )
         observability.start(app.state.engine)
+        app.state.events = Events(app.state.engine, settings)
+        app.state.events.start()
         tune_garbage_collector()
         try:
             yield
         finally:
+            await app.state.events.close()
             observability.stop()
             if owned:
                 await app.state.engine.dispose()
 
-    async def get_context(connection: HTTPConnection) -> AsyncIterator[Context]:
+    async def get_context(connection: HTTPConnection) -> AsyncIterator[Context | SocketContext]:
         factory: async_sessionmaker[AsyncSession] = connection.app.state.session_factory
+        if isinstance(connection, WebSocket):
+            # One per socket, shared by its operations: no session, no loaders in it.
+            socket = SocketContext(
+                settings=settings,
+                session_factory=factory,
+                events=connection.app.state.events,
+                websocket=connection,
+                header_token=bearer_token(connection),
+            )
+            try:
+                yield socket
+            finally:
+                await socket.close()
+            return
         db = RequestSession(factory(), write_gate=connection.app.state.write_gate)
         try:
             yield Context(db=db, settings=settings, token=bearer_token(connection))
@@ -170,6 +219,11 @@ def create_app(
         build_schema(settings, extensions_before=observability.schema_extensions()),
         context_getter=get_context,  # type: ignore[arg-type]  # a FastAPI dependency with yield
         path=GRAPHQL_PATH,
+        # The legacy graphql-ws protocol is off: it had an authentication bypass.
+        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
+        connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
+        max_subscriptions_per_connection=settings.ws_max_subscriptions_per_connection,
+        allowed_origins=settings.allowed_origins,
     )
     app.include_router(router)
     app.mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR), name="graphiql-assets")

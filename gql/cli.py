@@ -20,9 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from db import migrate
 from db.engine import DatabaseUrlError, create_engine, create_session_factory
 from db.errors import DomainError
+from db.events.listener import announcing
 from db.models import Team, TeamCreate, WorkerCreate
 from db.seed import DEMO_TEAM_SLUG, SeedResult, seed_demo, seed_tasks
 from db.services import tokens
+from db.services.caller import Caller
 from db.services.teams import teams
 from db.services.workers import workers
 from db.settings import DEFAULT_DATABASE_URL, Settings
@@ -229,7 +231,8 @@ def _run_db(
         except DatabaseUrlError as exc:
             raise CliError(str(exc)) from exc
         try:
-            await work(engine)
+            async with announcing(engine):
+                await work(engine)
         finally:
             await engine.dispose()
             await _sqlite_threads_finished()
@@ -311,7 +314,7 @@ def _worker_create(args: argparse.Namespace, settings: Settings) -> None:
         team = await teams.require_slug(session, args.team)
         assert team.id is not None
         data = WorkerCreate(handle=args.handle, name=args.name, type=args.type)
-        worker = await workers.create(session, team.id, data)  # Conflict for a taken handle
+        worker = await workers.create(session, Caller(team.id), data)  # Conflict for a taken handle
         print(f"id: {worker.id}")
         print(f"created worker {worker.handle} in team {team.slug}")
 
@@ -478,6 +481,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
                 workers=args.workers,
                 http=DrainingHttpToolsProtocol,
                 timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+                # A socket message is bounded like an HTTP body (uvicorn's default: 16 MiB).
+                ws_max_size=settings.max_body_bytes,
                 **logging_options,
             )
             serving.serve(config)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.fastapi import BaseContext
 
 from db.services import tokens
+from db.services.caller import Caller
 from db.services.tokens import Principal
 from db.session import RequestSession
 from db.settings import Settings
@@ -78,11 +79,11 @@ class Context(BaseContext):
         return self.principal_or_none
 
     @asynccontextmanager
-    async def writing(self) -> AsyncIterator[tuple[AsyncSession, Principal]]:
+    async def writing(self) -> AsyncIterator[tuple[AsyncSession, Caller]]:
         """The write session and the caller, checked before any write lock is taken."""
-        principal = self.principal
+        caller = self.principal.caller
         async with self.db.write() as session:
-            yield session, principal
+            yield session, caller
 
     @property
     def team_id(self) -> int:

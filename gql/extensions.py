@@ -8,6 +8,7 @@ from strawberry.extensions import SchemaExtension
 
 from gql.context import Context
 from gql.preflight import preflight_errors
+from gql.socket_context import SocketContext
 
 
 class OperationBoundary(SchemaExtension):
@@ -22,15 +23,19 @@ class OperationBoundary(SchemaExtension):
     async def on_execute(self) -> AsyncIterator[None]:
         execution = self.execution_context
         context = execution.context
-        if isinstance(context, Context) and execution.graphql_document is not None:
+        if isinstance(context, Context | SocketContext) and execution.graphql_document is not None:
             errors = preflight_errors(execution, context.settings)
             if errors:
+                if isinstance(context, SocketContext):
+                    # A subscription starts regardless of a result set here: refuse it.
+                    raise errors[0]
                 # A result set here means graphql-core never runs, so no SQL either.
                 execution.result = GraphQLExecutionResult(data=None, errors=errors)
                 yield
                 return
-            # Parsing and validation passed: now the caller is worth a database lookup.
-            await context.authenticate()
+            if isinstance(context, Context):
+                # Parsing and validation passed: now the caller is worth a database lookup.
+                await context.authenticate()
         yield
 
     async def on_operation(self) -> AsyncIterator[None]:

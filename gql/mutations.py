@@ -75,10 +75,8 @@ class Mutation:
     ) -> ProjectObject:
         ctx = info.context
         data = ProjectCreate.model_validate(given(input))
-        async with ctx.writing() as (session, me):
-            row = await projects.create(
-                session, team_id=me.team_id, actor_id=me.worker_id, data=data
-            )
+        async with ctx.writing() as (session, caller):
+            row = await projects.create(session, caller, data)
         return project_from_row(row)
 
     @strawberry.mutation(description="Fields left out of the input are unchanged.")
@@ -87,11 +85,10 @@ class Mutation:
     ) -> ProjectObject:
         ctx = info.context
         changes = _changes(ProjectUpdate, input)
-        async with ctx.writing() as (session, me):
+        async with ctx.writing() as (session, caller):
             row = await projects.update(
                 session,
-                team_id=me.team_id,
-                actor_id=me.worker_id,
+                caller,
                 project_id=parse_id(id),
                 changes=changes,
             )
@@ -101,11 +98,10 @@ class Mutation:
     async def delete_project(self, info: Info[Context, None], id: strawberry.ID) -> strawberry.ID:
         ctx = info.context
         project_id = parse_id(id)
-        async with ctx.writing() as (session, me):
+        async with ctx.writing() as (session, caller):
             await projects.delete(
                 session,
-                team_id=me.team_id,
-                actor_id=me.worker_id,
+                caller,
                 project_id=project_id,
             )
         return strawberry.ID(str(project_id))
@@ -116,8 +112,8 @@ class Mutation:
     ) -> WorkerObject:
         ctx = info.context
         data = WorkerCreate.model_validate(given(input))
-        async with ctx.writing() as (session, me):
-            row = await workers.create(session, me.team_id, data, actor_id=me.worker_id)
+        async with ctx.writing() as (session, caller):
+            row = await workers.create(session, caller, data)
         return worker_from_row(row)
 
     @strawberry.mutation(description="Fields left out of the input are unchanged.")
@@ -126,11 +122,10 @@ class Mutation:
     ) -> WorkerObject:
         ctx = info.context
         changes = _changes(WorkerUpdate, input)
-        async with ctx.writing() as (session, me):
+        async with ctx.writing() as (session, caller):
             row = await workers.update(
                 session,
-                team_id=me.team_id,
-                actor_id=me.worker_id,
+                caller,
                 worker_id=parse_id(id),
                 changes=changes,
             )
@@ -140,11 +135,10 @@ class Mutation:
     async def create_task(self, info: Info[Context, None], input: CreateTaskInput) -> TaskObject:
         ctx = info.context
         data, assignee_ids = _task_create(input)
-        async with ctx.writing() as (session, me):
+        async with ctx.writing() as (session, caller):
             row = await tasks.create(
                 session,
-                team_id=me.team_id,
-                actor_id=me.worker_id,
+                caller,
                 data=data,
                 assignee_ids=assignee_ids,
             )
@@ -158,14 +152,13 @@ class Mutation:
         if len(input) > MAX_BATCH_INPUTS:
             raise Invalid(f"input: at most {MAX_BATCH_INPUTS} tasks per call", field="input")
         created = []
-        async with ctx.writing() as (session, me):
+        async with ctx.writing() as (session, caller):
             for index, item in enumerate(input):
                 with _naming_item(index):
                     data, assignee_ids = _task_create(item)
                     row = await tasks.create(
                         session,
-                        team_id=me.team_id,
-                        actor_id=me.worker_id,
+                        caller,
                         data=data,
                         assignee_ids=assignee_ids,
                     )
@@ -178,11 +171,10 @@ class Mutation:
     ) -> TaskObject:
         ctx = info.context
         changes = _changes(TaskUpdate, input)
-        async with ctx.writing() as (session, me):
+        async with ctx.writing() as (session, caller):
             row = await tasks.update(
                 session,
-                team_id=me.team_id,
-                actor_id=me.worker_id,
+                caller,
                 task_id=parse_id(id),
                 changes=changes,
             )
@@ -192,8 +184,8 @@ class Mutation:
     async def delete_task(self, info: Info[Context, None], id: strawberry.ID) -> strawberry.ID:
         ctx = info.context
         task_id = parse_id(id)
-        async with ctx.writing() as (session, me):
-            await tasks.delete(session, team_id=me.team_id, actor_id=me.worker_id, task_id=task_id)
+        async with ctx.writing() as (session, caller):
+            await tasks.delete(session, caller, task_id)
         return strawberry.ID(str(task_id))
 
     @strawberry.mutation(description="Assigning a worker already on the task is a CONFLICT.")
@@ -205,11 +197,10 @@ class Mutation:
         role: AssignmentRole = AssignmentRole.ASSIGNEE,
     ) -> TaskAssignmentObject:
         ctx = info.context
-        async with ctx.writing() as (session, me):
+        async with ctx.writing() as (session, caller):
             (link,) = await assignments.assign(
                 session,
-                team_id=me.team_id,
-                actor_id=me.worker_id,
+                caller,
                 task_id=parse_id(task_id, field="taskId"),
                 worker_ids=[parse_id(worker_id, field="workerId")],
                 role=role,
@@ -222,11 +213,10 @@ class Mutation:
     ) -> TaskObject:
         ctx = info.context
         task = parse_id(task_id, field="taskId")
-        async with ctx.writing() as (session, me):
+        async with ctx.writing() as (session, caller):
             await assignments.unassign(
                 session,
-                team_id=me.team_id,
-                actor_id=me.worker_id,
+                caller,
                 task_id=task,
                 worker_id=parse_id(worker_id, field="workerId"),
             )

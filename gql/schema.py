@@ -23,6 +23,8 @@ from gql.mutations import Mutation
 from gql.nul_strings import NoNulInStringLiterals
 from gql.planned import PlannedExecutor
 from gql.queries import Query
+from gql.socket_guard import SocketGuard
+from gql.subscriptions import Subscription
 from gql.validation import CachedValidation
 
 
@@ -56,12 +58,14 @@ def build_schema(settings: Settings, *, extensions_before: Sequence[Any] = ()) -
         lambda: ParserCache(maxsize=512),
         lambda: CachedValidation(hide_suggestions=not settings.introspection),
         OperationBoundary,
+        SocketGuard,
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
     return TaskqlSchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(name_converter=CachedNameConverter()),
         execution_context_class=PlannedExecutor,

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from db.engine import create_session_factory
 from db.models import TeamCreate, WorkerCreate, WorkerType
 from db.services import tokens
+from db.services.caller import Caller
 from db.services.teams import teams
 from db.services.workers import workers
 
@@ -31,7 +32,7 @@ async def make_member(
         team = await teams.create(session, TeamCreate(slug=slug, name=f"Team {slug}"))
         assert team.id is not None
         worker = await workers.create(
-            session, team.id, WorkerCreate(handle=handle, name="Tester", type=type)
+            session, Caller(team.id), WorkerCreate(handle=handle, name="Tester", type=type)
         )
         assert worker.id is not None
         issued = await tokens.issue(session, team_id=team.id, worker_id=worker.id)
@@ -54,7 +55,9 @@ async def add_worker(
 ) -> int:
     async with create_session_factory(engine)() as session, session.begin():
         worker = await workers.create(
-            session, member.team_id, WorkerCreate(handle=handle, name=handle[1:].title(), type=type)
+            session,
+            Caller(member.team_id),
+            WorkerCreate(handle=handle, name=handle[1:].title(), type=type),
         )
         assert worker.id is not None
         return worker.id

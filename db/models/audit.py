@@ -20,6 +20,13 @@ class AuditEntryBase(SQLModel):
     )
     # GraphQL field name -> [before, after]
     changes: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    # The project of the task the entry is about, when it has one (after the change; before
+    # it for a delete), so a project's event stream is read without joining live rows.
+    # No foreign key: the entry outlives the project.
+    project_id: int | None = Field(default=None, nullable=True)
+    # The team's event sequence number, stamped in commit order (db/outbox.py). Null only
+    # for entries written before events existed.
+    seq: int | None = Field(default=None, sa_type=sa.BigInteger, nullable=True)
 
 
 class AuditEntry(IdMixin, CreatedAtMixin, TeamScopedMixin, AuditEntryBase, table=True):
@@ -28,6 +35,7 @@ class AuditEntry(IdMixin, CreatedAtMixin, TeamScopedMixin, AuditEntryBase, table
         sa.Index("ix_audit_entry_team_id_id", "team_id", "id"),
         sa.Index("ix_audit_entry_entity", "team_id", "entity_type", "entity_id"),
         sa.Index("ix_audit_entry_actor_id", "actor_id"),
+        sa.Index("ix_audit_entry_team_id_seq", "team_id", "seq", unique=True),
     )
 
 

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
 from db.models.base import CreatedAtMixin, IdMixin
@@ -18,6 +19,12 @@ class TeamBase(SQLModel):
 
 class Team(IdMixin, CreatedAtMixin, TeamBase, table=True):
     """A tenant; created from the command line, never through GraphQL."""
+
+    # The last event sequence number handed out (db/outbox.py). Its row lock, taken as the
+    # last step of a write transaction, orders the team's events by commit.
+    event_seq: int = Field(
+        default=0, sa_type=sa.BigInteger, sa_column_kwargs={"server_default": "0"}
+    )
 
 
 class TeamCreate(TeamBase):

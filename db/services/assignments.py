@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.errors import Conflict, NotFound
 from db.models import AssignmentRole, AuditAction, TaskAssignment
 from db.services import audit
+from db.services.audit import Entry
 from db.services.base import is_unique_violation
+from db.services.caller import Caller
 from db.services.catalog import ASSIGNMENT, TASK, WORKER
 
 # The worker's columns ride along with each assignment under these labels.
@@ -61,18 +63,27 @@ def assignment_id(task_id: int, worker_id: int) -> str:
     return f"{task_id}:{worker_id}"
 
 
+def assigned_entry(
+    task_id: int, worker_id: int, role: AssignmentRole, project_id: int | None
+) -> Entry:
+    return Entry(
+        assignment_id(task_id, worker_id),
+        audit.created({"task_id": task_id, "worker_id": worker_id, "role": role}),
+        project_id,
+    )
+
+
 async def assign(
     session: AsyncSession,
-    *,
-    team_id: int,
-    actor_id: int,
+    caller: Caller,
     task_id: int,
     worker_ids: Sequence[int],
     role: AssignmentRole,
 ) -> list[TaskAssignment]:
     """Assign workers to a task of the team; any of them already on it is a Conflict."""
+    team_id = caller.team_id
     unique = list(dict.fromkeys(worker_ids))
-    await _require_task(session, team_id, task_id)
+    project_id = await _task_project(session, team_id, task_id)
     found = set(
         (
             await session.execute(
@@ -103,27 +114,19 @@ async def assign(
         if is_unique_violation(exc):
             raise Conflict(f"the worker is already assigned to Task {task_id}") from exc
         raise
-    await audit.record(
+    audit.record(
         session,
-        team_id=team_id,
-        actor_id=actor_id,
-        action=AuditAction.ASSIGN,
-        entity_type="TaskAssignment",
-        entries=[
-            (
-                assignment_id(task_id, link.worker_id),
-                audit.created({"task_id": task_id, "worker_id": link.worker_id, "role": role}),
-            )
-            for link in links
-        ],
+        caller,
+        AuditAction.ASSIGN,
+        TaskAssignment,
+        [assigned_entry(task_id, link.worker_id, role, project_id) for link in links],
     )
     return links
 
 
-async def unassign(
-    session: AsyncSession, *, team_id: int, actor_id: int, task_id: int, worker_id: int
-) -> None:
-    await _require_task(session, team_id, task_id)
+async def unassign(session: AsyncSession, caller: Caller, task_id: int, worker_id: int) -> None:
+    team_id = caller.team_id
+    project_id = await _task_project(session, team_id, task_id)
     deleted = (
         await session.execute(
             sa.delete(ASSIGNMENT)
@@ -137,22 +140,25 @@ async def unassign(
     ).first()
     if deleted is None:
         raise NotFound(f"Worker {worker_id} is not assigned to Task {task_id}", field="workerId")
-    await audit.record(
+    audit.record(
         session,
-        team_id=team_id,
-        actor_id=actor_id,
-        action=AuditAction.UNASSIGN,
-        entity_type="TaskAssignment",
-        entries=[
-            (
+        caller,
+        AuditAction.UNASSIGN,
+        TaskAssignment,
+        [
+            Entry(
                 assignment_id(task_id, worker_id),
                 audit.deleted({"task_id": task_id, "worker_id": worker_id, "role": deleted.role}),
+                project_id,
             )
         ],
     )
 
 
-async def _require_task(session: AsyncSession, team_id: int, task_id: int) -> None:
-    stmt = sa.select(TASK.c.id).where(TASK.c.id == task_id, TASK.c.team_id == team_id)
-    if (await session.execute(stmt)).first() is None:
+async def _task_project(session: AsyncSession, team_id: int, task_id: int) -> int | None:
+    """The project of a task of the team (NotFound for any other task)."""
+    stmt = sa.select(TASK.c.project_id).where(TASK.c.id == task_id, TASK.c.team_id == team_id)
+    row = (await session.execute(stmt)).first()
+    if row is None:
         raise NotFound(f"Task {task_id} not found", field="taskId")
+    return row.project_id

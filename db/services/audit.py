@@ -1,19 +1,23 @@
 """The audit trail: one entry per change, added in the transaction of the change.
 
+Entries are written as the last step of the transaction, numbered in commit order: they are
+also the outbox that task events are read from (db/events/outbox.py).
 Entries speak the API's vocabulary: `entity_type` is the GraphQL type name and
 `changes` maps GraphQL field names to [before, after] in their JSON form.
 """
 
 import enum
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
 
+from db.events import outbox
 from db.models import AuditAction
-from db.services.catalog import AUDIT
+from db.services.caller import Caller
 
 Changes = dict[str, list[Any]]
 
@@ -53,27 +57,38 @@ def updated(before: Mapping[str, Any], after: Mapping[str, Any]) -> Changes:
     }
 
 
-async def record(
+@dataclass(frozen=True)
+class Entry:
+    """One audited change of one entity; project_id is that of the task it is about."""
+
+    entity_id: object
+    changes: Changes
+    project_id: int | None = None
+
+
+def record(
     session: AsyncSession,
-    *,
-    team_id: int,
-    actor_id: int | None,
+    caller: Caller,
     action: AuditAction,
-    entity_type: str,
-    entries: Iterable[tuple[str, Changes]],
+    entity: type[SQLModel],
+    entries: Iterable[Entry],
 ) -> int:
-    """Add one entry per (entity id, changes), in one statement. Returns how many."""
+    """Add one entry per change to the transaction's outbox. Returns how many.
+
+    The entity's type name is its model's: the models carry the GraphQL type names.
+    """
     rows = [
         {
-            "team_id": team_id,
-            "actor_id": actor_id,
+            "team_id": caller.team_id,
+            "actor_id": caller.worker_id,
             "action": action,
-            "entity_type": entity_type,
-            "entity_id": str(entity_id),
-            "changes": changes,
+            "entity_type": entity.__name__,
+            "entity_id": str(entry.entity_id),
+            "project_id": entry.project_id,
+            "changes": entry.changes,
         }
-        for entity_id, changes in entries
+        for entry in entries
     ]
     if rows:
-        await session.execute(sa.insert(AUDIT), rows)
+        outbox.add(session, rows)
     return len(rows)

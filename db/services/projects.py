@@ -7,11 +7,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col, select
 
 from db.errors import Conflict
-from db.models import AuditAction, Project, ProjectCreate, ProjectUpdate
+from db.models import AuditAction, Project, ProjectCreate, ProjectUpdate, Task
 from db.services import audit
+from db.services.audit import Entry
 from db.services.base import ServiceBase
+from db.services.caller import Caller
 from db.services.catalog import PROJECT, TASK
-from db.services.tasks import snapshot
+from db.services.tasks import deleted_entry
 
 PROJECT_FIELDS = ("name", "slug", "description")
 
@@ -25,30 +27,26 @@ class ProjectService(ServiceBase[Project, ProjectCreate, ProjectUpdate]):
     entity_name = "Project"
     conflict_message = "slug: a project with this slug already exists in the team"
 
-    async def create(
-        self, session: AsyncSession, *, team_id: int, actor_id: int, data: ProjectCreate
-    ) -> Project:
-        await self._require_free_slug(session, team_id, data.slug)
-        project = await self._insert(session, Project(team_id=team_id, **data.model_dump()))
-        await audit.record(
+    async def create(self, session: AsyncSession, caller: Caller, data: ProjectCreate) -> Project:
+        await self._require_free_slug(session, caller.team_id, data.slug)
+        project = await self._insert(session, Project(team_id=caller.team_id, **data.model_dump()))
+        audit.record(
             session,
-            team_id=team_id,
-            actor_id=actor_id,
-            action=AuditAction.CREATE,
-            entity_type="Project",
-            entries=[(str(project.id), audit.created(_values(project)))],
+            caller,
+            AuditAction.CREATE,
+            Project,
+            [Entry(project.id, audit.created(_values(project)))],
         )
         return project
 
     async def update(
         self,
         session: AsyncSession,
-        *,
-        team_id: int,
-        actor_id: int,
+        caller: Caller,
         project_id: int,
         changes: dict[str, Any],
     ) -> Project:
+        team_id = caller.team_id
         project = await self.get_locked(session, team_id, project_id)
         diff = audit.updated(_values(project), changes)
         if not diff:
@@ -56,39 +54,24 @@ class ProjectService(ServiceBase[Project, ProjectCreate, ProjectUpdate]):
         if "slug" in changes and changes["slug"] != project.slug:
             await self._require_free_slug(session, team_id, changes["slug"])
         await self._apply(session, project, changes)
-        await audit.record(
-            session,
-            team_id=team_id,
-            actor_id=actor_id,
-            action=AuditAction.UPDATE,
-            entity_type="Project",
-            entries=[(str(project_id), diff)],
-        )
+        audit.record(session, caller, AuditAction.UPDATE, Project, [Entry(project_id, diff)])
         return project
 
-    async def delete(
-        self, session: AsyncSession, *, team_id: int, actor_id: int, project_id: int
-    ) -> None:
+    async def delete(self, session: AsyncSession, caller: Caller, project_id: int) -> None:
         """Delete the project and every task in it; each gets a DELETE audit entry."""
-        project = await self.get_locked(session, team_id, project_id)
+        project = await self.get_locked(session, caller.team_id, project_id)
         tasks = (
             await session.execute(sa.select(TASK).where(TASK.c.project_id == project_id))
         ).all()
-        await audit.record(
-            session,
-            team_id=team_id,
-            actor_id=actor_id,
-            action=AuditAction.DELETE,
-            entity_type="Task",
-            entries=[(str(row.id), audit.deleted(snapshot(row))) for row in tasks],
+        audit.record(
+            session, caller, AuditAction.DELETE, Task, [deleted_entry(row) for row in tasks]
         )
-        await audit.record(
+        audit.record(
             session,
-            team_id=team_id,
-            actor_id=actor_id,
-            action=AuditAction.DELETE,
-            entity_type="Project",
-            entries=[(str(project_id), audit.deleted(_values(project)))],
+            caller,
+            AuditAction.DELETE,
+            Project,
+            [Entry(project_id, audit.deleted(_values(project)))],
         )
         await session.execute(sa.delete(PROJECT).where(PROJECT.c.id == project_id))
         session.expunge(project)

@@ -10,7 +10,9 @@ from sqlmodel import col, select
 from db.errors import Invalid, NotFound
 from db.models import AssignmentRole, AuditAction, Project, Task, TaskCreate
 from db.services import assignments, audit, trees
+from db.services.audit import Entry
 from db.services.base import ServiceBase
+from db.services.caller import Caller
 from db.services.catalog import TASK
 from db.services.locks import lock_task_tree
 
@@ -31,6 +33,16 @@ def snapshot(task: Any) -> dict[str, Any]:
     return {name: getattr(task, name) for name in TASK_FIELDS}
 
 
+def created_entry(task: Any) -> Entry:
+    """A new task's CREATE entry: its first values."""
+    return Entry(task.id, audit.created(snapshot(task)), task.project_id)
+
+
+def deleted_entry(task: Any) -> Entry:
+    """A task's DELETE entry: its last values, in the project it was in."""
+    return Entry(task.id, audit.deleted(snapshot(task)), task.project_id)
+
+
 class TaskService(ServiceBase[Task, TaskCreate, Any]):
     model = Task
     entity_name = "Task"
@@ -38,12 +50,11 @@ class TaskService(ServiceBase[Task, TaskCreate, Any]):
     async def create(
         self,
         session: AsyncSession,
-        *,
-        team_id: int,
-        actor_id: int,
+        caller: Caller,
         data: TaskCreate,
         assignee_ids: Sequence[int] = (),
     ) -> Task:
+        team_id = caller.team_id
         values = data.model_dump()
         if data.parent_id is not None:
             parent = await self._parent(session, team_id, data.parent_id)
@@ -58,36 +69,29 @@ class TaskService(ServiceBase[Task, TaskCreate, Any]):
             await self._require_project(session, team_id, data.project_id)
         task = await self._insert(session, Task(team_id=team_id, **values))
         assert task.id is not None
-        await audit.record(
+        audit.record(
             session,
-            team_id=team_id,
-            actor_id=actor_id,
-            action=AuditAction.CREATE,
-            entity_type="Task",
-            entries=[(str(task.id), audit.created(snapshot(task)))],
+            caller,
+            AuditAction.CREATE,
+            Task,
+            [created_entry(task)],
         )
         if assignee_ids:
             await assignments.assign(
-                session,
-                team_id=team_id,
-                actor_id=actor_id,
-                task_id=task.id,
-                worker_ids=assignee_ids,
-                role=AssignmentRole.ASSIGNEE,
+                session, caller, task.id, assignee_ids, AssignmentRole.ASSIGNEE
             )
         return task
 
     async def update(
         self,
         session: AsyncSession,
-        *,
-        team_id: int,
-        actor_id: int,
+        caller: Caller,
         task_id: int,
         changes: dict[str, Any],
     ) -> Task:
         """Apply the fields given; a subtask follows its parent's project, and so do
         the subtasks of a task that changes project."""
+        team_id = caller.team_id
         if changes.get("parent_id") is not None:
             # Before any row lock: a re-parent's FK check takes a share lock on the new
             # parent, which a concurrent re-parent may hold while it waits for this lock.
@@ -101,36 +105,24 @@ class TaskService(ServiceBase[Task, TaskCreate, Any]):
         if not diff:
             return task
         await self._apply(session, task, changes)
-        await audit.record(
-            session,
-            team_id=team_id,
-            actor_id=actor_id,
-            action=AuditAction.UPDATE,
-            entity_type="Task",
-            entries=[(str(task_id), diff)],
+        audit.record(
+            session, caller, AuditAction.UPDATE, Task, [Entry(task_id, diff, task.project_id)]
         )
         if before["project_id"] != task.project_id:
-            await self._move_subtree(session, team_id, actor_id, task_id, task.project_id)
+            await self._move_subtree(session, caller, task_id, task.project_id)
         return task
 
-    async def delete(
-        self, session: AsyncSession, *, team_id: int, actor_id: int, task_id: int
-    ) -> list[int]:
+    async def delete(self, session: AsyncSession, caller: Caller, task_id: int) -> list[int]:
         """Delete the task and its subtasks (their assignments go with them).
 
         Every deleted task gets a DELETE entry holding its last values. Returns the
         ids deleted, the task's first.
         """
-        task = await self.get_locked(session, team_id, task_id)
-        below = (await trees.descendants(session, team_id, [task_id], None))[task_id]
+        task = await self.get_locked(session, caller.team_id, task_id)
+        below = (await trees.descendants(session, caller.team_id, [task_id], None))[task_id]
         doomed = [task, *below]
-        await audit.record(
-            session,
-            team_id=team_id,
-            actor_id=actor_id,
-            action=AuditAction.DELETE,
-            entity_type="Task",
-            entries=[(str(row.id), audit.deleted(snapshot(row))) for row in doomed],
+        audit.record(
+            session, caller, AuditAction.DELETE, Task, [deleted_entry(row) for row in doomed]
         )
         await session.execute(sa.delete(TASK).where(TASK.c.id == task_id))
         session.expunge(task)
@@ -182,29 +174,28 @@ class TaskService(ServiceBase[Task, TaskCreate, Any]):
     async def _move_subtree(
         self,
         session: AsyncSession,
-        team_id: int,
-        actor_id: int,
+        caller: Caller,
         task_id: int,
         project_id: int | None,
     ) -> None:
         """Every subtask below follows the task into its new project, each audited."""
-        below = (await trees.descendants(session, team_id, [task_id], None))[task_id]
+        below = (await trees.descendants(session, caller.team_id, [task_id], None))[task_id]
         if not below:
             return
         ids = [row.id for row in below]
         await session.execute(
             sa.update(TASK).where(TASK.c.id.in_(ids)).values(project_id=project_id)
         )
-        await audit.record(
+        audit.record(
             session,
-            team_id=team_id,
-            actor_id=actor_id,
-            action=AuditAction.UPDATE,
-            entity_type="Task",
-            entries=[
-                (
-                    str(row.id),
+            caller,
+            AuditAction.UPDATE,
+            Task,
+            [
+                Entry(
+                    row.id,
                     audit.updated({"project_id": row.project_id}, {"project_id": project_id}),
+                    project_id,
                 )
                 for row in below
             ],

@@ -13,6 +13,7 @@ from sqlmodel import col, select
 
 from db.errors import NotFound
 from db.models import ApiToken, Worker, utcnow
+from db.services.caller import Caller
 
 TOKEN_PREFIX = "tq_"
 
@@ -24,6 +25,10 @@ class Principal:
     token_id: int
     worker_id: int
     team_id: int
+
+    @property
+    def caller(self) -> Caller:
+        return Caller(team_id=self.team_id, worker_id=self.worker_id)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ from db.errors import Conflict, NotFound
 from db.models import AuditAction, Worker, WorkerCreate, WorkerUpdate
 from db.models.worker import normalize_handle
 from db.services import audit
+from db.services.audit import Entry
 from db.services.base import ServiceBase
+from db.services.caller import Caller
 
 WORKER_FIELDS = ("handle", "name", "type")
 
@@ -41,38 +43,30 @@ class WorkerService(ServiceBase[Worker, WorkerCreate, WorkerUpdate]):
             raise NotFound(f"no worker {normalize_handle(handle)} in this team")
         return worker
 
-    async def create(
-        self,
-        session: AsyncSession,
-        team_id: int,
-        data: WorkerCreate,
-        *,
-        actor_id: int | None = None,
-    ) -> Worker:
+    async def create(self, session: AsyncSession, caller: Caller, data: WorkerCreate) -> Worker:
         """A new worker; audited when a worker of the team (not an operator) made it."""
+        team_id = caller.team_id
         if await self.get_by_handle(session, team_id, data.handle) is not None:
             raise Conflict(self.conflict_message, field="handle")
         worker = await self._insert(session, Worker(team_id=team_id, **data.model_dump()))
-        if actor_id is not None:
-            await audit.record(
+        if caller.worker_id is not None:
+            audit.record(
                 session,
-                team_id=team_id,
-                actor_id=actor_id,
-                action=AuditAction.CREATE,
-                entity_type="Worker",
-                entries=[(str(worker.id), audit.created(_values(worker)))],
+                caller,
+                AuditAction.CREATE,
+                Worker,
+                [Entry(worker.id, audit.created(_values(worker)))],
             )
         return worker
 
     async def update(
         self,
         session: AsyncSession,
-        *,
-        team_id: int,
-        actor_id: int,
+        caller: Caller,
         worker_id: int,
         changes: dict[str, Any],
     ) -> Worker:
+        team_id = caller.team_id
         worker = await self.get_locked(session, team_id, worker_id)
         diff = audit.updated(_values(worker), changes)
         if not diff:
@@ -81,14 +75,7 @@ class WorkerService(ServiceBase[Worker, WorkerCreate, WorkerUpdate]):
         if renamed and await self.get_by_handle(session, team_id, changes["handle"]) is not None:
             raise Conflict(self.conflict_message, field="handle")
         await self._apply(session, worker, changes)
-        await audit.record(
-            session,
-            team_id=team_id,
-            actor_id=actor_id,
-            action=AuditAction.UPDATE,
-            entity_type="Worker",
-            entries=[(str(worker_id), diff)],
-        )
+        audit.record(session, caller, AuditAction.UPDATE, Worker, [Entry(worker_id, diff)])
         return worker
 
 

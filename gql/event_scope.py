@@ -1,0 +1,49 @@
+"""The session and loaders one event is resolved with.
+
+A socket's context lives as long as the socket and is shared by its operations, so it holds
+neither: each event gets a short session and fresh loaders (no stale cache from the previous
+event), released as soon as its result is computed, before the result is sent (a client that
+reads slowly must not hold a pooled connection).
+
+The subscription's generator and the execution of each of its results run in the operation's
+task, so the current scope is a context variable set by the generator and read by resolvers.
+"""
+
+from contextvars import ContextVar
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from db.session import RequestSession
+
+_current: ContextVar["EventScope | None"] = ContextVar("taskql_event_scope", default=None)
+
+
+class EventScope:
+    def __init__(self, factory: async_sessionmaker[AsyncSession], team_id: int) -> None:
+        from gql.loaders import Loaders
+
+        self.db = RequestSession(factory())
+        self.loaders = Loaders(self.db, team_id)
+
+    async def close(self) -> None:
+        # Waits for the event's loader batches, then hands the connection back.
+        await self.db.close()
+
+
+def current() -> EventScope:
+    scope = _current.get()
+    if scope is None:
+        raise RuntimeError("no event is being resolved")
+    return scope
+
+
+def begin(scope: EventScope) -> None:
+    _current.set(scope)
+
+
+async def release() -> None:
+    """Close the scope of the event just resolved (a no-op when there is none)."""
+    scope = _current.get()
+    if scope is not None:
+        _current.set(None)
+        await scope.close()
