@@ -23,12 +23,14 @@ class DatabaseUnderTest:
     dialect: str
     url: str  # what the app connects to
     pooled: bool = False  # url goes through a transaction-mode pooler
+    listen_url: str | None = None  # the server itself, for the event listener behind a pooler
 
     def settings(self, **overrides: Any) -> Settings:
         """The app's settings for this database, with the pooler switch it needs."""
         values = {
             "database_url": self.url,
             "disable_prepared_statements": self.pooled,
+            "events_listen_url": self.listen_url,
             **overrides,
         }
         return Settings(**values)
@@ -38,6 +40,7 @@ class DatabaseUnderTest:
         return {
             "DATABASE_URL": self.url,
             "TASKQL_DISABLE_PREPARED_STATEMENTS": "true" if self.pooled else "false",
+            **({"TASKQL_EVENTS_LISTEN_URL": self.listen_url} if self.listen_url else {}),
         }
 
 

@@ -48,7 +48,11 @@ class PgBouncer:
     def fronting(self, direct: DatabaseUnderTest) -> DatabaseUnderTest:
         """The same database, reached through this pooler."""
         url = make_url(direct.url).set(host="127.0.0.1", port=self.port)
-        return DatabaseUnderTest("pgbouncer", url.render_as_string(False), pooled=True)
+        # LISTEN never hears other sessions through a transaction-mode pooler: the event
+        # listener connects to the server itself, as docs/operations.md tells operators to.
+        return DatabaseUnderTest(
+            "pgbouncer", url.render_as_string(False), pooled=True, listen_url=direct.url
+        )
 
     def log(self) -> str:
         return (self.workdir / "pgbouncer.log").read_text(errors="replace")

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import settings_for
 from tests.databases import DatabaseUnderTest
 from tests.factories import Member
 from tests.live_server import http_client, live_server
@@ -64,7 +63,7 @@ def node_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def test_graphql_ws_client_receives_events(
     node_client: Path, database: DatabaseUnderTest, member: Member
 ) -> None:
-    async with live_server(settings_for(database.url, **FAST)) as server:
+    async with live_server(database.settings(**FAST)) as server:
         proc = await asyncio.create_subprocess_exec(
             "node",
             str(node_client),

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from db import migrate
 from db.engine import create_engine, create_session_factory
 from db.services import tokens
-from tests.conftest import settings_for
 from tests.databases import DatabaseUnderTest, fresh_database
 from tests.factories import Member, make_member
 from tests.live_server import PROTOCOL, LiveServer, http_client, live_server, socket
@@ -28,7 +27,7 @@ QUEUE = 50
 
 @pytest.fixture(scope="module")
 async def server(database: DatabaseUnderTest) -> AsyncIterator[LiveServer]:
-    settings = settings_for(database.url, **FAST, events_queue_size=QUEUE)
+    settings = database.settings(**FAST, events_queue_size=QUEUE)
     # No server pings: the stuck client below answers none while it does not read.
     async with live_server(settings, ws_ping_interval=None) as server:
         yield server
@@ -224,8 +223,8 @@ async def test_idle_subscriptions_hold_no_pooled_connection(
 ) -> None:
     # No poll and no token re-check: what could hold a connection is the subscriptions.
     quiet = {"events_poll_interval_seconds": 60.0, "ws_auth_recheck_seconds": 60.0}
-    settings = settings_for(
-        database.url, **{**FAST, **quiet}, pool_size=2, max_overflow=0, pool_timeout_seconds=3
+    settings = database.settings(
+        **{**FAST, **quiet}, pool_size=2, max_overflow=0, pool_timeout_seconds=3
     )
     engine = create_engine(settings)
     try:
@@ -254,17 +253,16 @@ async def test_idle_subscriptions_hold_no_pooled_connection(
         await engine.dispose()
 
 
+@pytest.mark.allow_error_log("the masked resolver error is logged on the server")
 async def test_unexpected_resolver_errors_are_masked(dialect: str, db_dir: Path) -> None:
     """A resolver that fails unexpectedly (here: a column renamed under the server, in a
     database of this test's own) is masked and coded; the subscription goes on."""
     query = "subscription { taskEvents { taskId task { title project { name description } } } }"
     async with fresh_database(dialect, db_dir) as database:
-        migration_engine = create_engine(
-            settings_for(database.url), for_migrations=True, poolless=True
-        )
+        migration_engine = create_engine(database.settings(), for_migrations=True, poolless=True)
         await migrate.upgrade(migration_engine)
         await migration_engine.dispose()
-        settings = settings_for(database.url, **FAST)
+        settings = database.settings(**FAST)
         engine = create_engine(settings)
         try:
             member = await make_member(engine)

@@ -42,10 +42,10 @@ class Served(LiveServer):
 
 
 @asynccontextmanager
-async def served(url: str, *args: str, poll: float) -> AsyncIterator[Served]:
+async def served(database: DatabaseUnderTest, *args: str, poll: float) -> AsyncIterator[Served]:
     """`taskql serve` in its own process(es), until it answers /readyz."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": url, "TASKQL_EVENTS_POLL_INTERVAL": str(poll)}
+    env = {**os.environ, **database.environ(), "TASKQL_EVENTS_POLL_INTERVAL": str(poll)}
     proc = await asyncio.create_subprocess_exec(
         *TASKQL,
         "serve",
@@ -88,10 +88,10 @@ async def test_events_reach_subscribers_of_another_process(
     postgresql = database.dialect == "postgresql"
     poll = 60.0 if postgresql else 0.5
     within = 5.0 if postgresql else poll + 1.5
-    settings = settings_for(database.url, **{**FAST, "events_poll_interval_seconds": poll})
+    settings = database.settings(**{**FAST, "events_poll_interval_seconds": poll})
     async with (
         live_server(settings) as here,
-        served(database.url, poll=poll) as there,
+        served(database, poll=poll) as there,
         client(there) as http,
         socket(here, member.token) as sock,
     ):
@@ -112,7 +112,7 @@ async def test_sqlite_workers_see_each_others_events(
     """`serve --workers 2` on SQLite: each process polls; every socket gets every event."""
     poll = 0.5
     async with (
-        served(database.url, "--workers", "2", poll=poll) as server,
+        served(database, "--workers", "2", poll=poll) as server,
         client(server) as http,
         AsyncExitStack() as stack,
     ):
@@ -134,13 +134,12 @@ async def test_sqlite_workers_see_each_others_events(
 async def test_listener_backend_killed_while_writes_go_on(
     database: DatabaseUnderTest, member: Member
 ) -> None:
-    settings = settings_for(
-        database.url,
+    settings = database.settings(
         **{**FAST, "events_poll_interval_seconds": 60.0, "events_keepalive_seconds": 0.5},
     )
     async with (
         live_server(settings) as here,
-        served(database.url, poll=60.0) as there,
+        served(database, poll=60.0) as there,
         client(there) as http,
         socket(here, member.token) as sock,
     ):
@@ -173,7 +172,7 @@ async def test_listener_backend_killed_while_writes_go_on(
 async def test_shutdown_with_open_subscriptions_is_prompt(
     database: DatabaseUnderTest, member: Member
 ) -> None:
-    async with served(database.url, poll=0.5) as server, socket(server, member.token) as sock:
+    async with served(database, poll=0.5) as server, socket(server, member.token) as sock:
         for n in range(3):
             await sock.subscribe(str(n), EVENTS)
         await sock.nothing("0", 0.3)
@@ -193,7 +192,7 @@ async def test_command_line_changes_reach_subscribers(
     are 60 s apart here); SQLite: the poll finds it."""
     postgresql = database.dialect == "postgresql"
     poll = 60.0 if postgresql else 0.5
-    settings = settings_for(database.url, **{**FAST, "events_poll_interval_seconds": poll})
+    settings = database.settings(**{**FAST, "events_poll_interval_seconds": poll})
     async with live_server(settings) as here, socket(here, member.token) as sock:
         await sock.subscribe("1", EVENTS)
         await sock.nothing("1", 0.5)
@@ -204,7 +203,7 @@ async def test_command_line_changes_reach_subscribers(
             "3",
             "--team",
             member.team_slug,
-            env={**os.environ, "DATABASE_URL": database.url},
+            env={**os.environ, **database.environ()},
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
@@ -230,7 +229,7 @@ async def test_database_away_and_back_while_writes_go_on(
     try:
         async with (
             live_server(settings) as here,
-            served(database.url, poll=60.0) as there,
+            served(database, poll=60.0) as there,
             client(there) as http,
             socket(here, member.token) as sock,
         ):

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.engine import create_session_factory
 from db.services import tokens
-from tests.conftest import settings_for
 from tests.databases import DatabaseUnderTest
 from tests.factories import Member, make_member
 from tests.live_server import PROTOCOL, LiveServer, http_client, live_server, socket
@@ -21,8 +20,8 @@ from tests.subscription_helpers import EVENTS, FAST, create_project, create_task
 
 @pytest.fixture(scope="module")
 async def server(database: DatabaseUnderTest) -> AsyncIterator[LiveServer]:
-    settings = settings_for(
-        database.url, **FAST, max_body_bytes=64 * 1024, allowed_origins=["https://app.example"]
+    settings = database.settings(
+        **FAST, max_body_bytes=64 * 1024, allowed_origins=["https://app.example"]
     )
     async with live_server(settings) as server:
         yield server
@@ -175,7 +174,7 @@ async def test_subscriptions_per_connection_are_capped(server: LiveServer, membe
 async def test_subscriptions_per_process_are_capped(
     database: DatabaseUnderTest, member: Member
 ) -> None:
-    settings = settings_for(database.url, **FAST, ws_max_subscriptions=2)
+    settings = database.settings(**FAST, ws_max_subscriptions=2)
     async with live_server(settings) as server, socket(server, member.token) as sock:
         await sock.subscribe("1", EVENTS)
         await sock.subscribe("2", EVENTS)

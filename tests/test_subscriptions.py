@@ -6,7 +6,6 @@ import httpx
 import pytest
 
 from db.models import WorkerType
-from tests.conftest import settings_for
 from tests.databases import DatabaseUnderTest
 from tests.factories import Member, add_worker, make_member
 from tests.live_server import LiveServer, http_client, live_server, socket
@@ -15,7 +14,7 @@ from tests.subscription_helpers import EVENTS, FAST, create_project, create_task
 
 @pytest.fixture(scope="module")
 async def server(database: DatabaseUnderTest) -> AsyncIterator[LiveServer]:
-    async with live_server(settings_for(database.url, **FAST)) as server:
+    async with live_server(database.settings(**FAST)) as server:
         yield server
 
 
@@ -130,7 +129,7 @@ async def test_an_event_costs_a_fixed_number_of_statements(
       task { title project { name } assignments { role worker { handle } } } } }"""
     # No poll and no token re-check while counting: only the events' own statements.
     quiet = {"events_poll_interval_seconds": 60.0, "ws_auth_recheck_seconds": 60.0}
-    settings = settings_for(database.url, **{**FAST, **quiet})
+    settings = database.settings(**{**FAST, **quiet})
     async with live_server(settings) as server, socket(server, member.token) as sock:
         await sock.subscribe("1", query)
         await sock.nothing("1", 0.3)
