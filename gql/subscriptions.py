@@ -1,6 +1,7 @@
 """The Subscription root: a team's task events, in commit order, resumable with `after`."""
 
 from collections.abc import AsyncGenerator
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import strawberry
@@ -14,7 +15,7 @@ from db.events.fanout import Overflowed
 from db.events.outbox import OutboxEntry
 from db.models import AuditAction
 from db.services.projects import projects
-from gql import event_cursor, event_scope
+from gql import event_cursor, event_scope, metrics
 from gql.context import Context
 from gql.errors import Code, ServiceUnavailable
 from gql.ids import parse_id
@@ -95,7 +96,10 @@ class Subscription:
         hub = ctx.events.hub
         if hub.subscriber_count >= ctx.settings.ws_max_subscriptions:
             raise ServiceUnavailable("this server holds all the subscriptions it takes; retry")
+        observed = ctx.settings.metrics
         async with hub.subscribe(team_id, after_seq) as subscriber:
+            if observed:
+                metrics.subscription_opened()
             try:
                 while True:
                     try:
@@ -107,7 +111,19 @@ class Subscription:
                         continue
                     event_scope.begin(event_scope.EventScope(ctx.session_factory, team_id))
                     yield event
+                    if observed:
+                        # The result is built and on its way: commit to delivery.
+                        committed = entry.created_at.replace(tzinfo=entry.created_at.tzinfo or UTC)
+                        metrics.observe_delivery_lag(
+                            (datetime.now(UTC) - committed).total_seconds()
+                        )
                     # Normally released already, before the result was sent (SocketGuard).
                     await event_scope.release()
             finally:
+                if observed:
+                    metrics.subscription_closed()
                 await event_scope.release()
+
+
+def _seconds_since(moment: datetime) -> float:
+    return (datetime.now(UTC) - moment.replace(tzinfo=moment.tzinfo or UTC)).total_seconds()

@@ -5,8 +5,8 @@ through both, and the rules that need the database to arbitrate (a unique slug, 
 assignment per worker and task, no cycle in the task tree) hold across processes. The two
 start together on an empty database, so they also race to migrate it.
 
-Not covered yet: events reaching subscribers of either process. Subscriptions do not exist
-yet (issue 10, part 2 names the check to add here once they do).
+Events reaching subscribers of another process than the one that took the write are tested
+beside the other subscription tests (tests/test_subscription_processes.py).
 """
 
 import asyncio

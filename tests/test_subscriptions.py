@@ -9,6 +9,7 @@ from db.models import WorkerType
 from tests.databases import DatabaseUnderTest
 from tests.factories import Member, add_worker, make_member
 from tests.live_server import LiveServer, http_client, live_server, socket
+from tests.scrape import Samples, parse
 from tests.subscription_helpers import EVENTS, FAST, create_project, create_task, update_task
 
 
@@ -149,3 +150,34 @@ async def test_an_event_costs_a_fixed_number_of_statements(
         if "FROM audit_entry" not in sql and "pg_notify" not in sql
     ]
     assert len(resolving) == 2 * 4, "\n".join(resolving)
+
+
+async def test_metrics_count_open_subscriptions_and_delivery_lag(
+    server: LiveServer, member: Member
+) -> None:
+    async def scrape() -> Samples:
+        async with httpx.AsyncClient(base_url=server.http_url) as http:
+            return parse((await http.get("/metrics")).text)
+
+    before = await scrape()
+    async with socket(server, member.token) as sock, http_client(server, member.token) as gql:
+        await sock.subscribe("1", EVENTS)
+        await sock.nothing("1", 0.3)
+        during = await scrape()
+        assert (
+            during.get("taskql_subscriptions_open") == before.get("taskql_subscriptions_open") + 1
+        )
+        await create_task(gql, "watched")
+        await sock.events("1", 1)
+        await sock.complete("1")
+        await sock.nothing("1", 0.3)
+    after = await scrape()
+    lag_count = "taskql_subscription_delivery_lag_seconds_count"
+    assert after.get(lag_count) == before.get(lag_count) + 1
+    assert (
+        0
+        <= after.get("taskql_subscription_delivery_lag_seconds_sum")
+        - before.get("taskql_subscription_delivery_lag_seconds_sum")
+        < 10
+    )
+    assert after.get("taskql_subscriptions_open") == before.get("taskql_subscriptions_open")
