@@ -158,11 +158,14 @@ def create_app(
     engine: AsyncEngine | None = None,
     *,
     tracer_provider: "TracerProvider | None" = None,
+    observed: bool = True,
 ) -> FastAPI:
     """The app. Tests pass their own engine (and tracer provider); otherwise the lifespan
-    creates one (and TASKQL_TRACING says whether to trace)."""
+    creates one (and TASKQL_TRACING says whether to trace). An app that is not `observed`
+    adds nothing to the process's metrics, request logs or traces: the test suite's second
+    app, which answers every read again to compare the two read paths, is not traffic."""
     settings = settings or get_settings()
-    observability = Observability(settings, tracer_provider)
+    observability = Observability(settings, tracer_provider) if observed else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -172,7 +175,8 @@ def create_app(
         app.state.write_gate = write_gate_for(
             app.state.engine, settings.sqlite_write_queue_timeout_seconds
         )
-        observability.start(app.state.engine)
+        if observability is not None:
+            observability.start(app.state.engine)
         app.state.events = Events(app.state.engine, settings)
         app.state.events.start()
         tune_garbage_collector()
@@ -180,7 +184,8 @@ def create_app(
             yield
         finally:
             await app.state.events.close()
-            observability.stop()
+            if observability is not None:
+                observability.stop()
             if owned:
                 await app.state.engine.dispose()
 
@@ -213,10 +218,13 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        telemetry=observability.fastapi_telemetry(),
+        telemetry=observability.fastapi_telemetry() if observability is not None else None,
     )
     router = TaskqlGraphQLRouter(
-        build_schema(settings, extensions_before=observability.schema_extensions()),
+        build_schema(
+            settings,
+            extensions_before=observability.schema_extensions() if observability else [],
+        ),
         context_getter=get_context,  # type: ignore[arg-type]  # a FastAPI dependency with yield
         path=GRAPHQL_PATH,
         # The legacy graphql-ws protocol is off: it had an authentication bypass.
@@ -244,5 +252,6 @@ def create_app(
 
     install_refusals(app, graphql_path=GRAPHQL_PATH)
     app.add_middleware(BodyGuard, path=GRAPHQL_PATH, max_body_bytes=settings.max_body_bytes)
-    observability.install(app, graphql_path=GRAPHQL_PATH, route_prefixes=[ASSETS_PATH])
+    if observability is not None:
+        observability.install(app, graphql_path=GRAPHQL_PATH, route_prefixes=[ASSETS_PATH])
     return app

@@ -67,8 +67,12 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         settings = getattr(self.context_value, "settings", None)
-        self.planning = self.operation.operation == OperationType.QUERY and bool(
-            getattr(settings, "planner", False)
+        # Resolver spans (TASKQL_TRACING_RESOLVERS) describe field-by-field execution: while
+        # they are asked for, queries take the resolver path so that every resolver has one.
+        self.planning = (
+            self.operation.operation == OperationType.QUERY
+            and bool(getattr(settings, "planner", False))
+            and not getattr(settings, "tracing_resolvers", False)
         )
         strawberry_schema = self.schema._strawberry_schema  # type: ignore[attr-defined]
         self._config = strawberry_schema.config

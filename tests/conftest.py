@@ -127,7 +127,9 @@ async def http(
     """The app, with every read also answered by the resolver path and compared (tests/parity.py)."""
     app = create_app(database.settings(), engine=engine)
     reference_engine = create_engine(database.settings())
-    reference = create_app(database.settings(planner=False), engine=reference_engine)
+    reference = create_app(
+        database.settings(planner=False), engine=reference_engine, observed=False
+    )
     async with (
         app.router.lifespan_context(app),
         reference.router.lifespan_context(reference),

@@ -46,7 +46,7 @@ def _is_read(body: bytes) -> bool:
     paths must fail alike, and nothing was written)."""
     try:
         payload = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested too deeply
         return True
     if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
         return True

@@ -145,21 +145,27 @@ async def test_pool_numbers_show_connections_in_use_and_waits(database: Database
                 for _ in range(200):
                     await asyncio.sleep(0.01)
                     during = await scrape(http)
-                    if during.get("taskql_db_pool_waiting") == 1:
+                    if during.get("taskql_db_pool_waiting") >= 1:
                         break
-                assert during.get("taskql_db_pool_waiting") == 1
+                # The request, and on PostgreSQL possibly the event machinery's wake-up
+                # (its NOTIFY and probe take pooled connections too).
+                assert during.get("taskql_db_pool_waiting") >= 1
                 assert during.get("taskql_db_pool_checked_out") == limit
                 assert during.get("taskql_db_pool_connections") == limit
                 assert during.get("taskql_db_pool_overflow") == limit - during.get(
                     "taskql_db_pool_size"
                 )
             assert (await waiting).data["me"]["handle"] == "@tester"
-            after = await scrape(http)
+            for _ in range(200):  # the event machinery's wake-up may still hold the one
+                after = await scrape(http)
+                if after.get("taskql_db_pool_checked_out") == 0:
+                    break
+                await asyncio.sleep(0.01)
     finally:
         await engine.dispose()
     assert after.get("taskql_db_pool_waiting") == 0
     assert after.get("taskql_db_pool_checked_out") == 0
-    assert after.get("taskql_db_pool_waits_total") - before.get("taskql_db_pool_waits_total") == 1
+    assert after.get("taskql_db_pool_waits_total") - before.get("taskql_db_pool_waits_total") >= 1
     waited = after.get("taskql_db_pool_wait_seconds_total") - before.get(
         "taskql_db_pool_wait_seconds_total"
     )

@@ -128,6 +128,8 @@ async def test_a_nested_query_has_an_operation_span_with_its_sql_inside(
     # The token lookup, the tasks page, their projects, their subtasks: each under the operation.
     assert len(work) >= 4, [statement_of(s) for s in sql]
     for span in sql:
+        if "pg_notify" in str(statement_of(span)):
+            continue  # the process's coalesced wake-up for subscribers, sent after the commit
         assert operation in list(ancestors(span, by_id)), (span.name, statement_of(span))
     assert any("task" in str(statement_of(s)).lower() for s in work)
 
