@@ -111,6 +111,8 @@ class Listener:
         self._lost = asyncio.Event()
         self._probes: dict[str, asyncio.Event] = {}
         self._task: asyncio.Task[None] | None = None
+        # Set between attempts (connected and probed, or failed): a safe point to cancel.
+        self._between = asyncio.Event()
         self.connection: asyncpg.Connection | None = None
         # Whether notifications from other connections were seen to arrive.
         self.hears_others = False
@@ -120,6 +122,10 @@ class Listener:
 
     async def close(self) -> None:
         if self._task is not None:
+            # asyncpg cancelled in the middle of its handshake leaves a future with a lost
+            # connection that nobody retrieves: let a connect under way finish first.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._between.wait(), self._probe_timeout)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
@@ -129,15 +135,18 @@ class Listener:
         backoff = 0.1
         while True:
             try:
+                self._between.clear()
                 await self._connect()
                 backoff = 0.1
                 self._on_reconnect()  # what was committed while away is read now
                 await self._probe()
+                self._between.set()
                 await self._keep_alive()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 (reconnect below)
                 log.warning("event listener lost its connection: %s", exc)
+            self._between.set()
             await self._disconnect()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 5.0)
