@@ -52,70 +52,75 @@ async def app_client(settings: Settings, engine: AsyncEngine) -> AsyncIterator[h
 
 
 async def test_metrics_after_good_and_failing_requests(
-    http: httpx.AsyncClient, gql: GraphQLClient, member: Member, engine: AsyncEngine
+    database: DatabaseUnderTest, member: Member, engine: AsyncEngine
 ) -> None:
-    name = f"Me{uuid.uuid4().hex[:8]}"
-    before = await scrape(http)
-    for _ in range(3):
-        assert (await gql(f"query {name} {{ me {{ handle }} }}")).data
-    missing = await gql(
-        'mutation Missing { updateTask(id: "987654321", input: {title: "x"}) { id } }'
-    )
-    assert missing.codes == ["NOT_FOUND"]
-    anonymous = await gql("{ me { handle } }", token=None)
-    assert anonymous.codes == ["UNAUTHENTICATED"]
-    assert (await gql("query { nope")).codes == ["BAD_USER_INPUT"]
-    too_large = await http.post("/graphql", content=b"x" * 2_000_000)
-    assert too_large.status_code == 413
-    after = await scrape(http)
+    # An app of its own: the suite's shared app has long used up its operation-name cap.
+    async with app_client(database.settings(), engine) as http:
+        gql = GraphQLClient(http, member.token)
+        name = f"Me{uuid.uuid4().hex[:8]}"
+        before = await scrape(http)
+        for _ in range(3):
+            assert (await gql(f"query {name} {{ me {{ handle }} }}")).data
+        missing = await gql(
+            'mutation Missing { updateTask(id: "987654321", input: {title: "x"}) { id } }'
+        )
+        assert missing.codes == ["NOT_FOUND"]
+        anonymous = await gql("{ me { handle } }", token=None)
+        assert anonymous.codes == ["UNAUTHENTICATED"]
+        assert (await gql("query { nope")).codes == ["BAD_USER_INPUT"]
+        too_large = await http.post("/graphql", content=b"x" * 2_000_000)
+        assert too_large.status_code == 413
+        after = await scrape(http)
 
-    assert after.families >= FAMILIES, FAMILIES - after.families
+        assert after.families >= FAMILIES, FAMILIES - after.families
 
-    def delta(sample: str, **labels: str) -> float:
-        return after.get(sample, **labels) - before.get(sample, **labels)
+        def delta(sample: str, **labels: str) -> float:
+            return after.get(sample, **labels) - before.get(sample, **labels)
 
-    ops = "taskql_graphql_operations_total"
-    assert delta(ops, operation_type="query", operation_name=name) == 3
-    assert delta(ops, operation_type="mutation", operation_name="Missing") == 1
-    assert delta(ops, operation_type="query", operation_name="(anonymous)") == 1
-    # The syntax error and the refused body carried no valid operation.
-    assert delta(ops, operation_type="invalid", operation_name="(none)") == 2
+        ops = "taskql_graphql_operations_total"
+        assert delta(ops, operation_type="query", operation_name=name) == 3
+        assert delta(ops, operation_type="mutation", operation_name="Missing") == 1
+        assert delta(ops, operation_type="query", operation_name="(anonymous)") == 1
+        # The syntax error and the refused body carried no valid operation.
+        assert delta(ops, operation_type="invalid", operation_name="(none)") == 2
 
-    errors = "taskql_graphql_errors_total"
-    assert delta(errors, operation_type="mutation", code="NOT_FOUND") == 1
-    assert delta(errors, operation_type="query", code="UNAUTHENTICATED") == 1
-    assert delta(errors, operation_type="invalid", code="BAD_USER_INPUT") == 2
+        errors = "taskql_graphql_errors_total"
+        assert delta(errors, operation_type="mutation", code="NOT_FOUND") == 1
+        assert delta(errors, operation_type="query", code="UNAUTHENTICATED") == 1
+        assert delta(errors, operation_type="invalid", code="BAD_USER_INPUT") == 2
 
-    duration = "taskql_graphql_duration_seconds"
-    count = delta(f"{duration}_count", operation_type="query", operation_name=name)
-    assert count == 3
-    seconds = delta(f"{duration}_sum", operation_type="query", operation_name=name)
-    assert 0 < seconds < 30
-    assert delta(f"{duration}_bucket", operation_type="query", operation_name=name, le="+Inf") == 3
+        duration = "taskql_graphql_duration_seconds"
+        count = delta(f"{duration}_count", operation_type="query", operation_name=name)
+        assert count == 3
+        seconds = delta(f"{duration}_sum", operation_type="query", operation_name=name)
+        assert 0 < seconds < 30
+        assert (
+            delta(f"{duration}_bucket", operation_type="query", operation_name=name, le="+Inf") == 3
+        )
 
-    # `{ me }` costs the token lookup and the worker: a statement or two, never zero.
-    statements = "taskql_graphql_sql_statements"
-    queries = before.total(f"{statements}_count", operation_type="query")
-    assert after.total(f"{statements}_count", operation_type="query") - queries == 4
-    sql = delta(f"{statements}_sum", operation_type="query")
-    assert 3 <= sql <= 4 * 4
-    # A document that did not parse never reached the database.
-    assert delta(f"{statements}_sum", operation_type="invalid") == 0
+        # `{ me }` costs the token lookup and the worker: a statement or two, never zero.
+        statements = "taskql_graphql_sql_statements"
+        queries = before.total(f"{statements}_count", operation_type="query")
+        assert after.total(f"{statements}_count", operation_type="query") - queries == 4
+        sql = delta(f"{statements}_sum", operation_type="query")
+        assert 3 <= sql <= 4 * 4
+        # A document that did not parse never reached the database.
+        assert delta(f"{statements}_sum", operation_type="invalid") == 0
 
-    http_requests = "taskql_http_requests_total"
-    assert delta(http_requests, route="/graphql", status="200") == 6
-    assert delta(http_requests, route="/graphql", status="413") == 1
-    assert delta(http_requests, route="/metrics", status="200") == 1
+        http_requests = "taskql_http_requests_total"
+        assert delta(http_requests, route="/graphql", status="200") == 6
+        assert delta(http_requests, route="/graphql", status="413") == 1
+        assert delta(http_requests, route="/metrics", status="200") == 1
 
-    stats = pool_stats(engine)
-    assert stats is not None
-    assert after.get("taskql_db_pool_size") == stats.size
-    assert after.get("taskql_db_pool_checked_out") == 0  # a scrape needs no connection
-    assert 1 <= after.get("taskql_db_pool_connections") <= stats.size
-    assert after.get("taskql_db_pool_overflow") == 0
-    assert after.get("taskql_db_pool_waiting") == 0
-    assert after.get("taskql_subscriptions_open") == 0
-    assert after.get("taskql_subscription_delivery_lag_seconds_count") == 0
+        stats = pool_stats(engine)
+        assert stats is not None
+        assert after.get("taskql_db_pool_size") == stats.size
+        assert after.get("taskql_db_pool_checked_out") == 0  # a scrape needs no connection
+        assert 1 <= after.get("taskql_db_pool_connections") <= stats.size
+        assert after.get("taskql_db_pool_overflow") == 0
+        assert after.get("taskql_db_pool_waiting") == 0
+        assert after.get("taskql_subscriptions_open") == 0
+        assert after.get("taskql_subscription_delivery_lag_seconds_count") == 0
 
 
 async def test_pool_numbers_show_connections_in_use_and_waits(database: DatabaseUnderTest) -> None:
