@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from db.engine import WRITE_TRANSACTION
@@ -83,6 +84,10 @@ class RequestSession:
         self._ended = False
         self._ending: asyncio.Task[None] | None = None
         self._work: set[asyncio.Future[object]] = set()
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._session.get_bind().dialect
 
     async def run(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run `work` with the session, in turn with the request's other work."""

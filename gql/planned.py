@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from typing import Any
 
+import orjson
 from graphql import (
     GraphQLField,
     GraphQLLeafType,
@@ -44,7 +45,9 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
+from db.services import json_reads
 from gql.errors import is_connection_failure
+from gql.planned_json import Planner
 
 log = logging.getLogger("taskql.planned")
 
@@ -108,8 +111,7 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         assert isinstance(key, str)
         planning = PLANNING.set(True)
         try:
-            level = Level(self)
-            [value] = await level.field(parent_type, [source], [None], key, field_details_list)
+            value = await self._answer(parent_type, source, key, field_details_list)
         except Exception as exc:  # noqa: BLE001 (any failure: graphql-core answers instead)
             PLANNING.reset(planning)
             if isinstance(exc, SQLAlchemyError) or is_connection_failure(exc):
@@ -127,6 +129,33 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
             )
             return await result if self.is_awaitable(result) else result
         PLANNING.reset(planning)
+        return value
+
+    async def _answer(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        key: str,
+        field_details_list: FieldDetailsList,
+    ) -> Any:
+        """One statement returning the JSON answer where the database can build it
+        (PostgreSQL, a selection the compiler knows); level by level otherwise."""
+        ctx = self.context_value
+        dialect = ctx.db.dialect
+        if dialect.name == "postgresql":
+            try:
+                root = Planner(self).root(parent_type, field_details_list)
+                prepared = json_reads.PREPARED.get(root, ctx.team_id, dialect)
+            except Exception as reason:  # noqa: BLE001
+                # Unplannable, or an argument refused: the level path meets the same
+                # refusal in the same resolver call as every other root field does, so
+                # errors of several root fields come in the resolver path's order.
+                log.debug("%s: answered level by level: %r", key, reason)
+            else:
+                text = await ctx.db.run(lambda session: json_reads.answer(session, prepared))
+                return None if text is None else orjson.loads(text)
+        level = Level(self)
+        [value] = await level.field(parent_type, [source], [None], key, field_details_list)
         return value
 
 

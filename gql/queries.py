@@ -6,8 +6,6 @@ from typing import Any, TypeVar
 import strawberry
 from strawberry.types import Info
 
-from db.errors import Invalid
-from db.models.worker import normalize_handle
 from db.services import queries, stats
 from db.services.entities import AUDIT_ENTRIES, PROJECTS, TASKS, WORKERS
 from db.services.filters import Tree
@@ -26,6 +24,7 @@ from gql.inputs import (
     WorkerWhere,
     to_tree,
 )
+from gql.lookups import project_lookup, worker_lookup
 from gql.paging import order_keys, page_window
 from gql.types.audit import AuditEntryObject, audit_from_row
 from gql.types.connection import Connection, connection
@@ -79,13 +78,7 @@ class Query:
         self, info: Info[Context, None], id: strawberry.ID | None = None, slug: str | None = None
     ) -> ProjectObject | None:
         ctx = info.context
-        if id is None and slug is None:
-            raise Invalid("pass id or slug", field="id")
-        tree: dict[str, Any] = {}
-        if id is not None:
-            tree["id"] = {"eq": parse_id(id)}
-        if slug is not None:
-            tree["slug"] = {"eq": slug}
+        tree = project_lookup(id, slug)
         team_id = ctx.team_id
         row = await ctx.db.run(lambda session: queries.first(session, PROJECTS, team_id, tree))
         return None if row is None else project_from_row(row)
@@ -143,13 +136,7 @@ class Query:
         self, info: Info[Context, None], id: strawberry.ID | None = None, handle: str | None = None
     ) -> WorkerObject | None:
         ctx = info.context
-        if id is None and handle is None:
-            raise Invalid("pass id or handle", field="id")
-        tree: dict[str, Any] = {}
-        if id is not None:
-            tree["id"] = {"eq": parse_id(id)}
-        if handle is not None:
-            tree["handle"] = {"eq": normalize_handle(handle)}
+        tree = worker_lookup(id, handle)
         team_id = ctx.team_id
         row = await ctx.db.run(lambda session: queries.first(session, WORKERS, team_id, tree))
         return None if row is None else worker_from_row(row)

@@ -7,6 +7,7 @@ The generator is seeded, so a failure names the seed and the query that differed
 
 import json
 import logging
+import os
 import random
 from typing import Any
 
@@ -17,7 +18,10 @@ from tests.datasets import build_forest
 from tests.factories import Member
 from tests.graphql_client import GraphQLClient
 
-SEEDS = range(60)
+# DIFF_SEEDS=600 explores further. Known there: with several invalid arguments in one root
+# field (data null), which of them is reported depends on the order in which each path
+# reaches them (docs/decisions.md).
+SEEDS = range(int(os.environ.get("DIFF_SEEDS", "60")))
 
 TASK_SCALARS = [
     "id",

@@ -1,0 +1,541 @@
+"""Reads answered by the database as one JSON document: a whole selection, one statement.
+
+The planned read path describes what a query selects as a tree of plain values (fields
+and their output keys, relations with their filters, orders and windows); this module
+compiles that tree into one PostgreSQL statement that builds the answer itself
+(`json_build_object` / `json_agg`, a correlated subquery per relation and a window-limited
+subquery per connection page), so no row is turned into a Python object and no field is
+completed one by one. It knows no GraphQL: only tables, columns and how each value is
+written, which is exactly how the resolver path writes it (ids as text, enums by member
+name, timestamps as Python's `isoformat()` in UTC, cursors byte for byte as
+`db.services.pagination.encode_cursor` makes them).
+
+Every table reference is made by `_scoped`, which adds that reference's team predicate:
+no statement built here can read another team's rows. Anything it cannot build raises
+`Unplannable` before any SQL runs; the caller then answers another way.
+"""
+
+import enum
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement, FromClause
+
+from db.models.types import RankedEnum
+from db.services.catalog import ASSIGNMENT, PROJECT, TASK, WORKER
+from db.services.entities import PROJECTS, TASKS, WORKERS
+from db.services.filters import Tree, compile_where
+from db.services.pagination import SortKey, Window, decode_cursor, order_clauses, seek
+from db.services.queries import Entity
+
+# PostgreSQL functions take at most 100 arguments: json_build_object 50 keys.
+MAX_KEYS = 50
+_RANK = "rank__"
+
+
+class Unplannable(Exception):
+    """The selection holds something this compiler does not build (the reason says what)."""
+
+
+# -- the selection, as plain values ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """A column's value under `key`; `text` writes it as a string (GraphQL IDs)."""
+
+    key: str
+    column: str
+    text: bool = False
+
+
+@dataclass(frozen=True)
+class Constant:
+    """A value known before any SQL (`__typename`)."""
+
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Related:
+    """A relation of the row: one object (or null), a list, or a connection page."""
+
+    key: str
+    relation: str
+    fields: "tuple[Field, ...]" = ()
+    page: "PageSpec | None" = None
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """A connection: validated window, filter tree and order, and which parts are asked for."""
+
+    where: Tree | None
+    keys: tuple[SortKey, ...]
+    window: Window
+    parts: "tuple[Part, ...]"
+
+
+@dataclass(frozen=True)
+class Part:
+    """One key of a connection, edge or page info: `what` is nodes, edges, pageInfo,
+    totalCount, cursor, node, hasNextPage, hasPreviousPage, startCursor, endCursor or
+    typename; `fields` the object's selection (nodes and node) or the sub-parts."""
+
+    key: str
+    what: str
+    fields: "tuple[Any, ...]" = ()
+    value: str | None = None
+
+
+Field = Scalar | Constant | Related
+
+
+@dataclass(frozen=True)
+class Root:
+    """A root field: one row of `entity` matching `where` (or null), or a connection."""
+
+    entity: str
+    where: Tree | None = None
+    fields: tuple[Field, ...] = ()
+    page: PageSpec | None = None
+
+
+# -- what the compiler knows of the data ---------------------------------------------------
+
+_ENTITIES: dict[str, Entity] = {"task": TASKS, "project": PROJECTS, "worker": WORKERS}
+_TABLES: dict[str, sa.Table] = {
+    "task": TASK,
+    "project": PROJECT,
+    "worker": WORKER,
+    "assignment": ASSIGNMENT,
+}
+
+# (outer alias, inner alias) -> the condition tying the inner rows to the outer row.
+_Link = Callable[[FromClause, FromClause], ColumnElement[bool]]
+
+
+@dataclass(frozen=True)
+class _Relation:
+    target: str
+    kind: str  # "one", "many" or "page"
+    link: _Link
+    order: tuple[str, ...] = ()  # for lists: the columns they are ordered by
+    # For pages through an association table (a worker's tasks): that table and how it
+    # joins (association alias, outer alias, inner alias).
+    through: sa.Table | None = None
+    through_link: Callable[[FromClause, FromClause, FromClause], ColumnElement[bool]] | None = None
+
+
+# The resolver path's relations, with the orders their loaders use (db/services/assignments.py,
+# db/services/entities.py); tests/test_planned_json.py holds the two together.
+RELATIONS: dict[tuple[str, str], _Relation] = {
+    ("task", "project"): _Relation("project", "one", lambda o, i: i.c.id == o.c.project_id),
+    ("task", "parent"): _Relation("task", "one", lambda o, i: i.c.id == o.c.parent_id),
+    ("task", "assignments"): _Relation(
+        "assignment", "many", lambda o, i: i.c.task_id == o.c.id, ("assigned_at", "worker_id")
+    ),
+    ("task", "subtasks"): _Relation("task", "page", lambda o, i: i.c.parent_id == o.c.id),
+    ("project", "tasks"): _Relation("task", "page", lambda o, i: i.c.project_id == o.c.id),
+    ("worker", "assignments"): _Relation(
+        "assignment", "many", lambda o, i: i.c.worker_id == o.c.id, ("assigned_at", "task_id")
+    ),
+    ("worker", "tasks"): _Relation(
+        "task",
+        "page",
+        lambda o, i: sa.true(),
+        through=ASSIGNMENT,
+        through_link=lambda a, o, i: sa.and_(a.c.worker_id == o.c.id, a.c.task_id == i.c.id),
+    ),
+    ("assignment", "task"): _Relation("task", "one", lambda o, i: i.c.id == o.c.task_id),
+    ("assignment", "worker"): _Relation("worker", "one", lambda o, i: i.c.id == o.c.worker_id),
+}
+
+
+def relation_kind(entity: str, name: str) -> str | None:
+    """ "one", "many" or "page" for a relation this compiler builds; None otherwise."""
+    found = RELATIONS.get((entity, name))
+    return None if found is None else found.kind
+
+
+def has_column(entity: str, column: str) -> bool:
+    return column in _TABLES[entity].c
+
+
+# -- compiling ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Compiler:
+    team_id: int
+    aliases: int = field(default=0)
+
+    def scoped(self, entity: str) -> tuple[FromClause, ColumnElement[bool]]:
+        """A fresh alias of the entity's table and the predicate naming its team: the only
+        way a table enters a statement here."""
+        self.aliases += 1
+        alias = _TABLES[entity].alias(f"{entity[0]}{self.aliases}")
+        return alias, alias.c.team_id == self.team_id
+
+    # objects ---------------------------------------------------------------------------
+
+    def obj(self, entity: str, row: FromClause, fields: Sequence[Field]) -> ColumnElement[Any]:
+        if len(fields) > MAX_KEYS:
+            raise Unplannable(f"more than {MAX_KEYS} fields in one object")
+        args: list[Any] = []
+        for item in fields:
+            args.append(_key(item.key))
+            args.append(self.value(entity, row, item))
+        return sa.func.json_build_object(*args)
+
+    def value(self, entity: str, row: FromClause, item: Field) -> ColumnElement[Any]:
+        if isinstance(item, Constant):
+            return sa.cast(_literal(item.value), sa.Text)
+        if isinstance(item, Scalar):
+            column = row.c[item.column]
+            if item.text:
+                return sa.cast(column, sa.Text)
+            return _render(_TABLES[entity].c[item.column], column)
+        relation = RELATIONS[(entity, item.relation)]
+        if relation.kind == "one":
+            inner, team = self.scoped(relation.target)
+            select = sa.select(self.obj(relation.target, inner, item.fields)).where(
+                team, relation.link(row, inner)
+            )
+            return select.scalar_subquery()
+        if relation.kind == "many":
+            inner, team = self.scoped(relation.target)
+            order = [inner.c[name] for name in relation.order]
+            members = sa.func.json_agg(
+                aggregate_order_by(self.obj(relation.target, inner, item.fields), *order)
+            )
+            select = sa.select(sa.func.coalesce(members, _EMPTY)).where(
+                team, relation.link(row, inner)
+            )
+            return select.scalar_subquery()
+        assert item.page is not None
+        return self.page(relation.target, item.page, (relation, row)).scalar_subquery()
+
+    # connections -------------------------------------------------------------------------
+
+    def page(
+        self,
+        entity: str,
+        spec: PageSpec,
+        parent: tuple[_Relation, FromClause] | None,
+    ) -> sa.Select[Any]:
+        """One row: the connection's JSON, from a subquery holding the page's rows (and one
+        more, which tells whether there are more) numbered in the order asked for."""
+        if entity not in _ENTITIES:
+            raise Unplannable(f"no connection over {entity}")
+        sortable = _ENTITIES[entity].sortable
+        win = spec.window
+        if parent is not None and (win.last is not None or win.before is not None):
+            raise Unplannable("nested connections page forward only")
+        inner, conditions = self.filtered(entity, spec.where, parent)
+        if win.after is not None:
+            values = decode_cursor(sortable, spec.keys, win.after)
+            conditions.append(seek(sortable, inner, spec.keys, values, after=True))
+        if win.before is not None:
+            values = decode_cursor(sortable, spec.keys, win.before)
+            conditions.append(seek(sortable, inner, spec.keys, values, after=False))
+        order = order_clauses(sortable, inner, spec.keys, reverse=win.backward)
+        numbered = (
+            sa.select(*inner.c, sa.func.row_number().over(order_by=order).label(_RANK))
+            .where(*conditions)
+            .order_by(*order)
+            .limit(win.size + 1)
+        )
+        if parent is not None:
+            # The page hangs off a row two query levels up: name it, as SQLAlchemy only
+            # correlates the enclosing level by itself.
+            numbered = numbered.correlate(parent[1])
+        rows = numbered.subquery(f"page{self.aliases}")
+        size = win.size
+        on_page = rows.c[_RANK] <= size
+        # The page in forward order: a backward page was read from its end.
+        forward = rows.c[_RANK].desc() if win.backward else rows.c[_RANK]
+        more = sa.func.count() > size
+        args: list[Any] = []
+        for part in spec.parts:
+            args.append(_key(part.key))
+            if part.what == "typename":
+                assert part.value is not None
+                args.append(sa.cast(_literal(part.value), sa.Text))
+            elif part.what == "nodes":
+                args.append(self.agg(self.obj(entity, rows, part.fields), forward, on_page))
+            elif part.what == "edges":
+                args.append(self.agg(self.edge(entity, rows, spec, part), forward, on_page))
+            elif part.what == "totalCount":
+                args.append(self.count(entity, spec.where, parent))
+            elif part.what == "pageInfo":
+                args.append(self.page_info(entity, rows, spec, part, more, on_page))
+            else:
+                raise Unplannable(f"connection part {part.what}")
+        if len(args) > 2 * MAX_KEYS:
+            raise Unplannable(f"more than {MAX_KEYS} keys in one connection")
+        # One row even when no part aggregates the page (`{ totalCount }` alone).
+        whole = sa.text("()")
+        return sa.select(sa.func.json_build_object(*args)).select_from(rows).group_by(whole)
+
+    def filtered(
+        self, entity: str, where: Tree | None, parent: tuple[_Relation, FromClause] | None
+    ) -> tuple[FromClause, list[ColumnElement[bool]]]:
+        inner, team = self.scoped(entity)
+        conditions = [team, compile_where(_ENTITIES[entity].filterable, inner, where, self.team_id)]
+        if parent is not None:
+            relation, outer = parent
+            if relation.through is not None:
+                assert relation.through_link is not None
+                self.aliases += 1
+                link = relation.through.alias(f"l{self.aliases}")
+                # The association rows are the team's too, like every table here.
+                exists = (
+                    sa.exists()
+                    .where(
+                        link.c.team_id == self.team_id, relation.through_link(link, outer, inner)
+                    )
+                    .correlate(inner, outer)
+                )
+                conditions.append(exists)
+            else:
+                conditions.append(relation.link(outer, inner))
+        return inner, conditions
+
+    def count(
+        self, entity: str, where: Tree | None, parent: tuple[_Relation, FromClause] | None
+    ) -> ColumnElement[Any]:
+        inner, conditions = self.filtered(entity, where, parent)
+        select = sa.select(sa.func.count()).select_from(inner).where(*conditions)
+        if parent is not None:
+            select = select.correlate(parent[1])
+        return select.scalar_subquery()
+
+    @staticmethod
+    def agg(
+        member: ColumnElement[Any], order: Any, on_page: ColumnElement[bool]
+    ) -> ColumnElement[Any]:
+        return sa.func.coalesce(
+            sa.func.json_agg(aggregate_order_by(member, order)).filter(on_page), _EMPTY
+        )
+
+    def edge(self, entity: str, rows: FromClause, spec: PageSpec, part: Part) -> ColumnElement[Any]:
+        args: list[Any] = []
+        for sub in part.fields:
+            assert isinstance(sub, Part)
+            args.append(_key(sub.key))
+            if sub.what == "cursor":
+                args.append(self.cursor(entity, rows, spec))
+            elif sub.what == "node":
+                args.append(self.obj(entity, rows, sub.fields))
+            elif sub.what == "typename":
+                assert sub.value is not None
+                args.append(sa.cast(_literal(sub.value), sa.Text))
+            else:
+                raise Unplannable(f"edge part {sub.what}")
+        return sa.func.json_build_object(*args)
+
+    def page_info(
+        self,
+        entity: str,
+        rows: FromClause,
+        spec: PageSpec,
+        part: Part,
+        more: ColumnElement[bool],
+        on_page: ColumnElement[bool],
+    ) -> ColumnElement[Any]:
+        win = spec.window
+        args: list[Any] = []
+        for sub in part.fields:
+            assert isinstance(sub, Part)
+            args.append(_key(sub.key))
+            if sub.what == "hasNextPage":
+                args.append(sa.literal(win.before is not None) if win.backward else more)
+            elif sub.what == "hasPreviousPage":
+                args.append(more if win.backward else sa.literal(win.after is not None))
+            elif sub.what in ("startCursor", "endCursor"):
+                # The first (last) row of the page in forward order.
+                first = (sub.what == "startCursor") != win.backward
+                rank = rows.c[_RANK] if first else rows.c[_RANK].desc()
+                cursors = sa.func.array_agg(
+                    aggregate_order_by(self.cursor(entity, rows, spec), rank)
+                ).filter(on_page)
+                args.append(sa.type_coerce(cursors, _TEXT_ARRAY)[1])
+            elif sub.what == "typename":
+                assert sub.value is not None
+                args.append(sa.cast(_literal(sub.value), sa.Text))
+            else:
+                raise Unplannable(f"pageInfo part {sub.what}")
+        return sa.func.json_build_object(*args)
+
+    def cursor(self, entity: str, rows: FromClause, spec: PageSpec) -> ColumnElement[Any]:
+        """`encode_cursor` in SQL: base64url (unpadded) of the same compact JSON."""
+        sortable = _ENTITIES[entity].sortable
+        signature = ",".join(f"{k.field}:{'desc' if k.descending else 'asc'}" for k in spec.keys)
+        pieces: list[Any] = [_literal(f'{{"c":"{sortable.name}","o":"{signature}","v":[')]
+        for index, key in enumerate(spec.keys):
+            sort_field = sortable.fields[key.field]
+            if index:
+                pieces.append(_literal(","))
+            pieces.append(
+                _cursor_value(
+                    _TABLES[entity].c[sort_field.column], rows.c[sort_field.column], sort_field.kind
+                )
+            )
+        pieces.append(_literal("]}"))
+        payload = sa.func.concat(*pieces)
+        encoded = sa.func.encode(sa.func.convert_to(payload, _literal("UTF8")), _literal("base64"))
+        return sa.func.rtrim(
+            sa.func.translate(encoded, sa.literal_column("E'+/\\n'"), _literal("-_")),
+            _literal("="),
+        )
+
+
+_EMPTY: ColumnElement[Any] = sa.literal_column("'[]'::json")
+_TEXT_ARRAY = sa.ARRAY(sa.Text)
+
+
+def _literal(text: str) -> ColumnElement[Any]:
+    """A string written into the SQL itself: keys and names are the schema's (GraphQL
+    names and aliases match [_A-Za-z][_0-9A-Za-z]*), never a client's free text."""
+    return sa.literal_column("'" + text.replace("'", "''") + "'")
+
+
+def _key(name: str) -> ColumnElement[Any]:
+    if not name.replace("_", "a").isalnum() or not name.isascii():
+        raise Unplannable(f"key {name!r}")
+    return _literal(name)
+
+
+def _iso(column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A timestamptz as Python's `isoformat()` of the UTC datetime: microseconds only when
+    there are any."""
+    utc = sa.func.timezone(_literal("UTC"), column)
+    whole = sa.func.to_char(utc, _literal('YYYY-MM-DD"T"HH24:MI:SS'))
+    fraction = sa.case(
+        (sa.func.date_trunc(_literal("second"), utc) == utc, _literal("")),
+        else_=sa.func.to_char(utc, _literal(".US")),
+    )
+    # concat() skips NULLs: a missing timestamp must stay NULL, not become "+00:00".
+    return sa.case(
+        (column.is_(None), sa.null()), else_=sa.func.concat(whole, fraction, _literal("+00:00"))
+    )
+
+
+def _render(declared: sa.Column[Any], column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A column's value as the resolver path writes it."""
+    kind = declared.type
+    if isinstance(kind, sa.types.TypeDecorator) and not isinstance(kind, RankedEnum):
+        kind = kind.impl_instance  # SQLModel's AutoString and the like: their storage type
+    if isinstance(kind, RankedEnum):
+        # Compared as the stored SMALLINT, not through the enum type's bind processing.
+        stored = sa.type_coerce(column, sa.SmallInteger)
+        return sa.case(
+            *(
+                (stored == sa.literal_column(str(rank)), _literal(member.name))
+                for rank, member in enumerate(kind.enum_cls)
+            )
+        )
+    if isinstance(kind, sa.DateTime):
+        if not kind.timezone:
+            raise Unplannable(f"{declared.name}: a timestamp without time zone")
+        return _iso(column)
+    if isinstance(kind, sa.Enum | sa.Integer | sa.String):
+        return column  # str enums store the member's name, the GraphQL value
+    raise Unplannable(f"{declared.name}: {kind!r}")
+
+
+def _cursor_value(
+    declared: sa.Column[Any], column: ColumnElement[Any], kind: str | type[enum.Enum]
+) -> ColumnElement[Any]:
+    """One sort value as json.dumps writes it into a cursor."""
+    if kind == "int":
+        return sa.cast(column, sa.Text)
+    if kind == "datetime":
+        text = sa.func.concat(_literal('"'), _iso(column), _literal('"'))
+    elif isinstance(kind, type) and issubclass(kind, enum.Enum):
+        text = sa.func.concat(_literal('"'), _render(declared, column), _literal('"'))
+    else:
+        # json.dumps escapes every non-ASCII character and PostgreSQL would not: free text
+        # in a cursor is made by the resolver path.
+        raise Unplannable(f"a cursor over {declared.name}")
+    if not declared.nullable:
+        return text
+    return sa.case((column.is_(None), _literal("null")), else_=text)
+
+
+# -- running ----------------------------------------------------------------------------------
+
+
+def statement(root: Root, team_id: int) -> sa.Select[Any]:
+    """The one statement answering `root`: one row, one column, the JSON text (NULL when a
+    single object is not found)."""
+    compiler = _Compiler(team_id)
+    if root.page is not None:
+        select = compiler.page(root.entity, root.page, None)
+        return sa.select(sa.cast(select.scalar_subquery(), sa.Text))
+    if root.entity not in _ENTITIES:
+        raise Unplannable(f"no lookup of {root.entity}")
+    row, conditions = compiler.filtered(root.entity, root.where, None)
+    obj = compiler.obj(root.entity, row, root.fields)
+    return sa.select(sa.cast(obj, sa.Text)).where(*conditions).limit(1)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A statement ready to send: its SQL and bound values, or (the first time a plan is
+    seen) the statement itself, so that it runs as SQLAlchemy built it."""
+
+    sql: str
+    values: tuple[Any, ...]
+    statement: sa.Select[Any] | None = None
+
+
+class _Prepared:
+    """Compiled statements by plan and team, most recently used kept. Building and
+    compiling a statement of this size costs milliseconds of CPU; a client's repeated
+    read (same document, same variables) costs a dictionary lookup."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: OrderedDict[tuple[str, int], Prepared] = OrderedDict()
+
+    def get(self, root: Root, team_id: int, dialect: Dialect) -> Prepared:
+        key = (repr(root), team_id)
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+            return found
+        stmt = statement(root, team_id)  # raises before anything is kept
+        compiled = stmt.compile(dialect=dialect)
+        # IN lists expanded into one parameter each, and the values as the driver takes
+        # them: what each parameter's type makes of it (a status name becomes its rank).
+        # As SQLAlchemy's own execution context merges them (engine/default.py).
+        state = compiled.construct_expanded_state(compiled.construct_params())
+        processors: dict[str, Any] = {**compiled._bind_processors, **state.processors}
+        params = state.parameters
+        values = tuple(
+            processors[name](params[name]) if name in processors else params[name]
+            for name in state.positiontup or ()
+        )
+        self._entries[key] = Prepared(state.statement, values)
+        while len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+        return Prepared(state.statement, values, stmt)
+
+
+PREPARED = _Prepared(512)
+
+
+async def answer(session: AsyncSession, prepared: Prepared) -> str | None:
+    if prepared.statement is not None:
+        return (await session.execute(prepared.statement)).scalar()
+    connection = await session.connection()
+    return (await connection.exec_driver_sql(prepared.sql, prepared.values)).scalar()
