@@ -1,7 +1,8 @@
 """The per-request context: the request's session, the caller, the loaders."""
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -91,8 +92,28 @@ class Context(BaseContext):
 
     @property
     def loaders(self) -> "Loaders":
+        fresh = _FRESH_LOADERS.get()
+        if fresh is not None:
+            return fresh
         if self._loaders is None:
             from gql.loaders import Loaders
 
             self._loaders = Loaders(self.db, self.team_id)
         return self._loaders
+
+    @contextmanager
+    def fresh_loaders(self) -> Iterator[None]:
+        """Loaders of their own for what runs inside (in this task and the tasks it starts):
+        a root field answered again by graphql-core after the planned path gave up meets no
+        future that the attempt already settled, so it reaches its errors in the same order
+        as the resolver path does."""
+        from gql.loaders import Loaders
+
+        token = _FRESH_LOADERS.set(Loaders(self.db, self.team_id))
+        try:
+            yield
+        finally:
+            _FRESH_LOADERS.reset(token)
+
+
+_FRESH_LOADERS: "ContextVar[Loaders | None]" = ContextVar("taskql_fresh_loaders", default=None)

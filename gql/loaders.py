@@ -60,6 +60,15 @@ class BatchLoader(DataLoader[KeyT, ValueT], Generic[KeyT, ValueT]):
         self._fetch = fetch
         self._missing = missing
 
+    def load(self, key: KeyT) -> "asyncio.Future[ValueT]":
+        """A future of its own for each caller, following the cached one. A DataLoader
+        hands the same future to every field that asks for a key, and graphql-core
+        cancels what a list or object still awaits once a sibling failed (directly, or
+        through the task of an async resolver awaiting it): the shared future cancelled
+        would fail every other field waiting on it with a CancelledError, which escapes
+        every error handler."""
+        return _detached(super().load(key))
+
     async def batch_load_fn(self, keys: Sequence[KeyT]) -> list[ValueT]:
         unique = list(dict.fromkeys(keys))
         try:
@@ -69,6 +78,30 @@ class BatchLoader(DataLoader[KeyT, ValueT], Generic[KeyT, ValueT]):
             # and failing their futures would only log exceptions nobody retrieves.
             raise asyncio.CancelledError() from None
         return [found.get(key, self._missing) for key in keys]
+
+
+def _detached(shared: "asyncio.Future[ValueT]") -> "asyncio.Future[ValueT]":
+    """A future that settles as `shared` does; cancelling it leaves `shared` alone. A
+    failure nobody awaits any more (graphql-core gave up on the field after a sibling
+    failed, and reported that one) is not logged as "never retrieved"."""
+    own: asyncio.Future[ValueT] = shared.get_loop().create_future()
+
+    def follow(done: "asyncio.Future[ValueT]") -> None:
+        if done.cancelled():
+            if not own.cancelled():
+                own.cancel()
+            return
+        error = done.exception()
+        if own.cancelled():
+            return
+        if error is not None:
+            own.set_exception(error)
+            own.exception()  # marks it retrieved; whoever awaits it still gets it
+        else:
+            own.set_result(done.result())
+
+    shared.add_done_callback(follow)
+    return own
 
 
 class _Prefixed:

@@ -124,10 +124,11 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
                 self.handle_field_error(exc, field_def.type, field_details_list, path)
                 return None
             log.debug("%s: graphql-core answers instead of the plan: %r", key, exc)
-            result = super().execute_field(
-                parent_type, source, field_details_list, path, position_context
-            )
-            return await result if self.is_awaitable(result) else result
+            with self.context_value.fresh_loaders():
+                result = super().execute_field(
+                    parent_type, source, field_details_list, path, position_context
+                )
+                return await result if self.is_awaitable(result) else result
         PLANNING.reset(planning)
         return value
 

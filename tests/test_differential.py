@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -226,3 +227,20 @@ async def test_random_reads_answer_alike_on_both_paths(
     # ... by the plan: graphql-core took over only where a field's input was invalid.
     fallbacks = [r.getMessage() for r in caplog.records if "graphql-core answers" in r.getMessage()]
     assert all("Invalid(" in message for message in fallbacks), fallbacks
+
+
+# Found by the generator (seed 350 of 600): nested cursors refused inside lists while other
+# fields of the same root field wait on the same loader futures. graphql-core cancels the
+# rest of a list once one item fails; the loader's shared future was cancelled with it and
+# a CancelledError escaped the request (a crash instead of BAD_USER_INPUT).
+SHARED_FUTURES = (Path(__file__).parent / "queries" / "shared_loader_futures.graphql").read_text()
+
+
+async def test_a_refused_nested_argument_beside_shared_loads_is_bad_user_input(
+    engine: AsyncEngine, member: Member, gql: GraphQLClient
+) -> None:
+    await build_forest(engine, member, roots=6, projects=3, workers=3)
+    response = await gql(SHARED_FUTURES, {"v0": False, "v1": True})
+    assert response.status == 200, response.body
+    codes = {e["extensions"]["code"] for e in response.errors}
+    assert codes == {"BAD_USER_INPUT"}, response.errors
