@@ -5,6 +5,8 @@ PostgreSQL only, on a private cluster of the test's own (tests/private_postgres.
 suite's shared server must never be restarted. The relay test in
 tests/test_subscription_processes.py cuts the connections; this one restarts the server, which
 terminates every backend (pool and listener) and refuses connections while it is down.
+Two more tests stop it at the moments that end a subscription (docs/subscriptions.md): between
+an event's outbox read and its resolution, and while a resumed subscriber catches up.
 """
 
 import asyncio
