@@ -19,11 +19,18 @@ _current: ContextVar["EventScope | None"] = ContextVar("taskql_event_scope", def
 
 
 class EventScope:
-    def __init__(self, factory: async_sessionmaker[AsyncSession], team_id: int) -> None:
+    def __init__(
+        self, factory: async_sessionmaker[AsyncSession], team_id: int, resume_cursor: str
+    ) -> None:
         from gql.loaders import Loaders
 
         self.db = RequestSession(factory())
         self.loaders = Loaders(self.db, team_id)
+        # Where the subscriber resumes if this event cannot be resolved (the database went
+        # away after the outbox read): the event before it, so that resuming sends it again.
+        self.resume_cursor = resume_cursor
+        # Set by SocketGuard when the event's result was replaced by the subscription's end.
+        self.unresolved = False
 
     async def close(self) -> None:
         # Waits for the event's loader batches, then hands the connection back.
@@ -35,6 +42,10 @@ def current() -> EventScope:
     if scope is None:
         raise RuntimeError("no event is being resolved")
     return scope
+
+
+def current_or_none() -> "EventScope | None":
+    return _current.get()
 
 
 def begin(scope: EventScope) -> None:

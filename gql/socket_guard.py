@@ -18,6 +18,7 @@ from gql import event_scope
 from gql.context import Context
 from gql.errors import Code, format_error
 from gql.socket_context import SocketContext
+from gql.subscriptions import database_away
 
 
 class SocketGuard(SchemaExtension):
@@ -52,7 +53,23 @@ class SocketGuard(SchemaExtension):
 
     async def on_stream_result(self, result: object) -> AsyncIterator[None]:
         if isinstance(self.execution_context.context, SocketContext):
+            scope = event_scope.current_or_none()
             await event_scope.release()
             if isinstance(result, ExecutionResult) and result.errors:
                 result.errors = [format_error(error) for error in result.errors]
+                if scope is not None and _unavailable(result.errors):
+                    # The database went away between the outbox read and this event's
+                    # resolution. Sent as it is, the event would carry its cursor with
+                    # `task` (or `actor`) null: a client that stores the cursor would never
+                    # get the data. The subscription ends instead, with the cursor of the
+                    # event before, so resuming there delivers this one whole.
+                    scope.unresolved = True
+                    result.data = None
+                    result.errors = [database_away(scope.resume_cursor)]
         yield
+
+
+def _unavailable(errors: list[GraphQLError]) -> bool:
+    return any(
+        (error.extensions or {}).get("code") == Code.SERVICE_UNAVAILABLE.value for error in errors
+    )

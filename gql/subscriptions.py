@@ -17,7 +17,7 @@ from db.models import AuditAction
 from db.services.projects import projects
 from gql import event_cursor, event_scope, metrics
 from gql.context import Context
-from gql.errors import Code, ServiceUnavailable
+from gql.errors import Code, ServiceUnavailable, classify
 from gql.ids import parse_id
 from gql.socket_context import SocketContext
 from gql.types.task_event import TaskEventAction, TaskEventObject
@@ -70,6 +70,15 @@ def fell_behind(team_id: int, exc: Overflowed) -> GraphQLError:
     )
 
 
+def database_away(cursor: str) -> GraphQLError:
+    """The end of a subscription that cannot go on while the database is away; `cursor` is
+    where to resume once it is back."""
+    return GraphQLError(
+        "the database is unavailable right now; resume with `after` set to extensions.cursor",
+        extensions={"code": Code.SERVICE_UNAVAILABLE.value, "cursor": cursor},
+    )
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
@@ -102,15 +111,30 @@ class Subscription:
                 metrics.subscription_opened()
             try:
                 while True:
+                    before = subscriber.delivered
                     try:
                         entry = await subscriber.next()
                     except Overflowed as exc:
                         raise fell_behind(team_id, exc) from exc
+                    except Exception as exc:
+                        # A subscriber catching up (resumed from an old cursor) reads the
+                        # outbox itself: with the database away it ends like one that cannot
+                        # resolve its event, with its position, rather than with a bare error.
+                        known = classify(exc)
+                        if known is None or known[0] is not Code.SERVICE_UNAVAILABLE:
+                            raise
+                        cursor = event_cursor.encode(team_id, subscriber.delivered)
+                        raise database_away(cursor) from exc
                     event = task_event(entry, project)
                     if event is None:
                         continue
-                    event_scope.begin(event_scope.EventScope(ctx.session_factory, team_id))
+                    scope = event_scope.EventScope(
+                        ctx.session_factory, team_id, event_cursor.encode(team_id, before)
+                    )
+                    event_scope.begin(scope)
                     yield event
+                    if scope.unresolved:
+                        return  # SocketGuard sent the end instead of the event
                     if observed:
                         # The result is built and on its way: commit to delivery.
                         committed = entry.created_at.replace(tzinfo=entry.created_at.tzinfo or UTC)
