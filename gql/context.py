@@ -94,7 +94,11 @@ class Context(BaseContext):
     def loaders(self) -> "Loaders":
         fresh = _FRESH_LOADERS.get()
         if fresh is not None:
-            return fresh
+            if not fresh:  # made on first use, where a missing caller is the field's error
+                from gql.loaders import Loaders
+
+                fresh.append(Loaders(self.db, self.team_id))
+            return fresh[0]
         if self._loaders is None:
             from gql.loaders import Loaders
 
@@ -107,13 +111,14 @@ class Context(BaseContext):
         a root field answered again by graphql-core after the planned path gave up meets no
         future that the attempt already settled, so it reaches its errors in the same order
         as the resolver path does."""
-        from gql.loaders import Loaders
-
-        token = _FRESH_LOADERS.set(Loaders(self.db, self.team_id))
+        token = _FRESH_LOADERS.set([])
         try:
             yield
         finally:
             _FRESH_LOADERS.reset(token)
 
 
-_FRESH_LOADERS: "ContextVar[Loaders | None]" = ContextVar("taskql_fresh_loaders", default=None)
+# The loaders of a `fresh_loaders` block: a list holding them once made.
+_FRESH_LOADERS: "ContextVar[list[Loaders] | None]" = ContextVar(
+    "taskql_fresh_loaders", default=None
+)

@@ -134,9 +134,10 @@ class Planner:
         args = self.arguments(field_def, definition, details)
         if kind == "page":
             return Related(key, relation, page=self.page(target, details, args, backward=False))
-        if args:
+        given = tuple(sorted((name, value) for name, value in args.items() if value is not None))
+        if given and kind != "many":
             raise Unplannable(f"{object_type.name}.{relation} with arguments")
-        return Related(key, relation, fields=self.obj(target, details))
+        return Related(key, relation, fields=self.obj(target, details), arguments=given)
 
     def page(
         self,

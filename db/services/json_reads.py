@@ -71,6 +71,7 @@ class Related:
     relation: str
     fields: "tuple[Field, ...]" = ()
     page: "PageSpec | None" = None
+    arguments: tuple[tuple[str, Any], ...] = ()  # (name, value), for lists that take any
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,8 @@ class _Relation:
     # joins (association alias, outer alias, inner alias).
     through: sa.Table | None = None
     through_link: Callable[[FromClause, FromClause, FromClause], ColumnElement[bool]] | None = None
+    # Arguments of the field that filter the association row's column of that name.
+    link_filters: tuple[str, ...] = ()
 
 
 # The resolver path's relations, with the orders their loaders use (db/services/assignments.py,
@@ -143,6 +146,17 @@ RELATIONS: dict[tuple[str, str], _Relation] = {
         "assignment", "many", lambda o, i: i.c.task_id == o.c.id, ("assigned_at", "worker_id")
     ),
     ("task", "subtasks"): _Relation("task", "page", lambda o, i: i.c.parent_id == o.c.id),
+    # The assigned workers in assignment order, each once per assignment in the role asked
+    # for (Task.workers: assignments_by_task, then worker_by_id).
+    ("task", "workers"): _Relation(
+        "worker",
+        "many",
+        lambda o, i: sa.true(),
+        ("assigned_at", "worker_id"),
+        through=ASSIGNMENT,
+        through_link=lambda a, o, i: sa.and_(a.c.task_id == o.c.id, a.c.worker_id == i.c.id),
+        link_filters=("role",),
+    ),
     ("project", "tasks"): _Relation("task", "page", lambda o, i: i.c.project_id == o.c.id),
     ("worker", "assignments"): _Relation(
         "assignment", "many", lambda o, i: i.c.worker_id == o.c.id, ("assigned_at", "task_id")
@@ -176,6 +190,12 @@ def has_column(entity: str, column: str) -> bool:
 class _Compiler:
     team_id: int
     aliases: int = field(default=0)
+
+    def scoped_link(self, table: sa.Table) -> tuple[FromClause, ColumnElement[bool]]:
+        """`scoped` for an association table (assignments between tasks and workers)."""
+        self.aliases += 1
+        alias = table.alias(f"l{self.aliases}")
+        return alias, alias.c.team_id == self.team_id
 
     def scoped(self, entity: str) -> tuple[FromClause, ColumnElement[bool]]:
         """A fresh alias of the entity's table and the predicate naming its team: the only
@@ -212,13 +232,22 @@ class _Compiler:
             return select.scalar_subquery()
         if relation.kind == "many":
             inner, team = self.scoped(relation.target)
-            order = [inner.c[name] for name in relation.order]
+            conditions = [team, relation.link(row, inner)]
+            ordered_by = inner
+            if relation.through is not None:
+                assert relation.through_link is not None
+                link, link_team = self.scoped_link(relation.through)
+                conditions += [link_team, relation.through_link(link, row, inner)]
+                ordered_by = link
+            for name, value in item.arguments:
+                if name not in relation.link_filters:
+                    raise Unplannable(f"{item.relation}({name})")
+                conditions.append(ordered_by.c[name] == value)
+            order = [ordered_by.c[name] for name in relation.order]
             members = sa.func.json_agg(
                 aggregate_order_by(self.obj(relation.target, inner, item.fields), *order)
             )
-            select = sa.select(sa.func.coalesce(members, _EMPTY)).where(
-                team, relation.link(row, inner)
-            )
+            select = sa.select(sa.func.coalesce(members, _EMPTY)).where(*conditions)
             return select.scalar_subquery()
         assert item.page is not None
         return self.page(relation.target, item.page, (relation, row)).scalar_subquery()
@@ -294,14 +323,10 @@ class _Compiler:
             relation, outer = parent
             if relation.through is not None:
                 assert relation.through_link is not None
-                self.aliases += 1
-                link = relation.through.alias(f"l{self.aliases}")
-                # The association rows are the team's too, like every table here.
+                link, link_team = self.scoped_link(relation.through)
                 exists = (
                     sa.exists()
-                    .where(
-                        link.c.team_id == self.team_id, relation.through_link(link, outer, inner)
-                    )
+                    .where(link_team, relation.through_link(link, outer, inner))
                     .correlate(inner, outer)
                 )
                 conditions.append(exists)
