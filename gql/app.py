@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
+import orjson
 from cross_web import HTTPException
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -106,6 +107,11 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
             result.errors = [format_error(error) for error in result.errors]
             note_errors(result.errors)
         return await super().process_result(request, result)
+
+    def encode_json(self, data: object) -> bytes:
+        """orjson: the same compact JSON as Strawberry's json.dumps, several times faster
+        on large answers; text is UTF-8 rather than \\u escapes (JSON either way)."""
+        return orjson.dumps(data)
 
     def create_response(
         self,
