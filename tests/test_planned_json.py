@@ -1,0 +1,112 @@
+"""The JSON compiler (db/services/json_reads.py) against what it stands in for.
+
+That its answers are the resolver path's, byte for byte, is checked on every read of the
+suite (tests/parity.py) and by the generated reads (tests/test_differential.py). Here: that
+its relations are the schema's, that its cursors and timestamps are written exactly as
+Python writes them, and that PostgreSQL really answers the benchmark's reads in one
+statement each.
+"""
+
+import base64
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from graphql import GraphQLList, GraphQLNonNull, GraphQLObjectType, get_nullable_type
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from db.models.enums import TaskStatus
+from db.services.catalog import TASK_SORT
+from db.services.json_reads import RELATIONS, _cursor_value, _iso
+from db.services.pagination import SortKey, encode_cursor
+from db.settings import Settings
+from db.statements import StatementCounter
+from gql.planned_json import CONNECTION_OF_TYPE, ENTITY_OF_TYPE
+from gql.schema import build_schema
+from tests.datasets import build_forest
+from tests.factories import Member
+from tests.graphql_client import GraphQLClient
+from tests.test_planned import BENCHMARK
+
+_TYPE_OF_ENTITY = {entity: name for name, entity in ENTITY_OF_TYPE.items()}
+
+
+def test_every_compiled_relation_is_a_resolver_field_of_the_right_shape() -> None:
+    schema = build_schema(Settings())._schema
+    for (entity, name), relation in RELATIONS.items():
+        object_type = schema.get_type(_TYPE_OF_ENTITY[entity])
+        assert isinstance(object_type, GraphQLObjectType)
+        fields = {
+            f.extensions["strawberry-definition"].python_name: f
+            for f in object_type.fields.values()
+        }
+        assert name in fields, (entity, name)
+        field = fields[name]
+        assert field.extensions["strawberry-definition"].base_resolver is not None, name
+        shape = get_nullable_type(field.type)
+        if relation.kind == "one":
+            assert isinstance(shape, GraphQLObjectType), name
+            assert ENTITY_OF_TYPE[shape.name] == relation.target, name
+        elif relation.kind == "many":
+            assert isinstance(shape, GraphQLList), name
+            item = shape.of_type
+            item = item.of_type if isinstance(item, GraphQLNonNull) else item
+            assert ENTITY_OF_TYPE[item.name] == relation.target, name
+        else:
+            assert relation.kind == "page", name
+            assert isinstance(shape, GraphQLObjectType), name
+            assert CONNECTION_OF_TYPE[shape.name] == relation.target, name
+
+
+@pytest.mark.parametrize("dialect", ["postgresql"], indirect=True)
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, 120, tzinfo=UTC),
+        datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        None,
+    ],
+)
+async def test_timestamps_and_cursors_are_written_as_python_writes_them(
+    engine: AsyncEngine, value: datetime | None
+) -> None:
+    column = sa.literal(value, sa.DateTime(timezone=True))
+    declared = sa.Column("due_date", sa.DateTime(timezone=True), nullable=True)
+    keys = (SortKey("due_date"), SortKey("id"))
+    status = sa.literal(TaskStatus.IN_PROGRESS.name)
+    cursor_sql = sa.func.concat(
+        '{"c":"Task","o":"due_date:asc,id:asc","v":[',
+        _cursor_value(declared, column, "datetime"),
+        ",7]}",
+    )
+    async with engine.connect() as connection:
+        iso, payload, name = (
+            await connection.execute(sa.select(_iso(column), cursor_sql, status))
+        ).one()
+    assert iso == (None if value is None else value.isoformat())
+    expected = encode_cursor(TASK_SORT, keys, [value, 7])
+    assert base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=") == expected
+    assert name == "IN_PROGRESS"
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "pgbouncer"], indirect=True)
+async def test_the_benchmark_reads_are_one_statement_each(
+    engine: AsyncEngine, member: Member, gql: GraphQLClient, statements: StatementCounter
+) -> None:
+    forest = await build_forest(engine, member, roots=8)
+    child = forest.children[forest.root_ids[2]][0]
+    page = await gql(
+        "query ($id: ID!) { tasks(first: 1, where: {id: {eq: $id}}) { pageInfo { endCursor } } }",
+        {"id": str(child)},
+    )
+    variables = {
+        "q4_single": {"id": str(child)},
+        "q5_deep_page": {"after": page.data["tasks"]["pageInfo"]["endCursor"]},
+    }
+    for name, query in BENCHMARK.items():
+        statements.reset()
+        response = await gql(query, variables.get(name))
+        assert response.data and not response.errors, name
+        work = [s for s in statements.statements if "FROM api_token" not in s]
+        assert len(work) == 1 and "json_build_object" in work[0], (name, work)
