@@ -135,7 +135,7 @@ class Planner:
         if kind == "page":
             return Related(key, relation, page=self.page(target, details, args, backward=False))
         given = tuple(sorted((name, value) for name, value in args.items() if value is not None))
-        if given and kind != "many":
+        if given and kind not in ("many", "descendants"):
             raise Unplannable(f"{object_type.name}.{relation} with arguments")
         return Related(key, relation, fields=self.obj(target, details), arguments=given)
 

@@ -47,7 +47,7 @@ def test_every_compiled_relation_is_a_resolver_field_of_the_right_shape() -> Non
         if relation.kind == "one":
             assert isinstance(shape, GraphQLObjectType), name
             assert ENTITY_OF_TYPE[shape.name] == relation.target, name
-        elif relation.kind == "many":
+        elif relation.kind in ("many", "ancestors", "descendants"):
             assert isinstance(shape, GraphQLList), name
             item = shape.of_type
             item = item.of_type if isinstance(item, GraphQLNonNull) else item

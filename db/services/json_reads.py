@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement, FromClause
 
 from db.models.types import RankedEnum
+from db.services import trees
 from db.services.catalog import ASSIGNMENT, PROJECT, TASK, WORKER
 from db.services.entities import PROJECTS, TASKS, WORKERS
 from db.services.filters import Tree, compile_where
@@ -126,7 +127,7 @@ _Link = Callable[[FromClause, FromClause], ColumnElement[bool]]
 @dataclass(frozen=True)
 class _Relation:
     target: str
-    kind: str  # "one", "many" or "page"
+    kind: str  # "one", "many", "page", or a walk of the task tree: "ancestors", "descendants"
     link: _Link
     order: tuple[str, ...] = ()  # for lists: the columns they are ordered by
     # For pages through an association table (a worker's tasks): that table and how it
@@ -157,6 +158,8 @@ RELATIONS: dict[tuple[str, str], _Relation] = {
         through_link=lambda a, o, i: sa.and_(a.c.task_id == o.c.id, a.c.worker_id == i.c.id),
         link_filters=("role",),
     ),
+    ("task", "ancestors"): _Relation("task", "ancestors", lambda o, i: sa.true()),
+    ("task", "descendants"): _Relation("task", "descendants", lambda o, i: sa.true()),
     ("project", "tasks"): _Relation("task", "page", lambda o, i: i.c.project_id == o.c.id),
     ("worker", "assignments"): _Relation(
         "assignment", "many", lambda o, i: i.c.worker_id == o.c.id, ("assigned_at", "task_id")
@@ -249,8 +252,65 @@ class _Compiler:
             )
             select = sa.select(sa.func.coalesce(members, _EMPTY)).where(*conditions)
             return select.scalar_subquery()
+        if relation.kind in ("ancestors", "descendants"):
+            return self.walk(relation.kind, row, item)
         assert item.page is not None
         return self.page(relation.target, item.page, (relation, row)).scalar_subquery()
+
+    def walk(self, direction: str, row: FromClause, item: Related) -> ColumnElement[Any]:
+        """A task's ancestors (root first) or descendants (breadth-first, by id within a
+        level): the recursive walks of db/services/trees.py, from the outer row."""
+        arguments = dict(item.arguments)
+        if set(arguments) - {"max_depth"} or (direction == "ancestors" and arguments):
+            raise Unplannable(f"{item.relation} with {sorted(arguments)}")
+        limit = trees.MAX_DEPTH
+        if "max_depth" in arguments:
+            max_depth = int(arguments["max_depth"])
+            if max_depth < 0:
+                raise Unplannable("a negative maxDepth is the resolver's error to report")
+            limit = min(max_depth, trees.MAX_DEPTH)
+        if limit < 1:
+            return sa.cast(_EMPTY, sa.JSON)
+        self.aliases += 1
+        name = f"walk{self.aliases}"
+        step, step_team = self.scoped("task")
+        if direction == "ancestors":
+            anchor = (
+                sa.select(row.c.parent_id.label("task_id"), sa.literal(1).label("depth"))
+                .where(row.c.parent_id.is_not(None))
+                .correlate(row)
+            )
+            walk = anchor.cte(name, recursive=True, nesting=True)
+            walk = walk.union_all(
+                sa.select(step.c.parent_id, walk.c.depth + 1).where(
+                    step.c.id == walk.c.task_id,
+                    step_team,
+                    step.c.parent_id.is_not(None),
+                    walk.c.depth < limit,
+                )
+            )
+        else:
+            first, first_team = self.scoped("task")
+            anchor = (
+                sa.select(first.c.id.label("task_id"), sa.literal(1).label("depth"))
+                .where(first.c.parent_id == row.c.id, first_team)
+                .correlate(row)
+            )
+            walk = anchor.cte(name, recursive=True, nesting=True)
+            walk = walk.union_all(
+                sa.select(step.c.id, walk.c.depth + 1).where(
+                    step.c.parent_id == walk.c.task_id, step_team, walk.c.depth < limit
+                )
+            )
+        found, found_team = self.scoped("task")
+        order = (walk.c.depth.desc(),) if direction == "ancestors" else (walk.c.depth, found.c.id)
+        members = sa.func.json_agg(aggregate_order_by(self.obj("task", found, item.fields), *order))
+        select = (
+            sa.select(sa.func.coalesce(members, _EMPTY))
+            .select_from(found.join(walk, found.c.id == walk.c.task_id))
+            .where(found_team)
+        )
+        return select.scalar_subquery()
 
     # connections -------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from db.services.catalog import TASK
 
 ORIGIN = "origin__"  # the task a row of the result was asked for
 # Writes never form a cycle; this bound keeps a corrupted row from looping forever.
-_MAX_DEPTH = 10_000
+MAX_DEPTH = 10_000
 
 
 async def ancestors(
@@ -33,7 +33,7 @@ async def ancestors(
     walk = walk.union_all(
         sa.select(walk.c.origin, step.c.parent_id, walk.c.depth + 1)
         .join(step, sa.and_(step.c.id == walk.c.ancestor_id, step.c.team_id == team_id))
-        .where(step.c.parent_id.is_not(None), walk.c.depth < _MAX_DEPTH)
+        .where(step.c.parent_id.is_not(None), walk.c.depth < MAX_DEPTH)
     )
     stmt = (
         sa.select(TASK, walk.c.origin.label(ORIGIN))
@@ -51,7 +51,7 @@ async def descendants(
     session: AsyncSession, team_id: int, task_ids: Sequence[int], max_depth: int | None
 ) -> dict[int, list[Any]]:
     """For each task, its descendants breadth-first (by depth, then id), itself excluded."""
-    limit = _MAX_DEPTH if max_depth is None else min(max_depth, _MAX_DEPTH)
+    limit = MAX_DEPTH if max_depth is None else min(max_depth, MAX_DEPTH)
     if limit < 1:
         return {task_id: [] for task_id in task_ids}
     child = TASK.alias("child")
