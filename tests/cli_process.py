@@ -87,8 +87,12 @@ class _Zygote:
     def close(self) -> None:
         if self._process is not None and self._process.poll() is None:
             assert self._process.stdin is not None
-            self._process.stdin.close()
-            self._process.wait(timeout=10)
+            self._process.stdin.close()  # it exits once the command under way has ended
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
 
 
 _zygote = _Zygote()
