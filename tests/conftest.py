@@ -27,7 +27,7 @@ from tests.pgbouncer import PgBouncer, PoolerUnavailable
 from tests.pgbouncer import start as start_pgbouncer
 from tests.tenancy_inspector import TenancyInspector
 
-pytest_plugins = ["tests.leak_guard"]
+pytest_plugins = ["tests.leak_guard", "tests.code_checks"]
 
 _pg_unreachable: str | None = None
 

@@ -1,4 +1,6 @@
-"""The `taskql` command, run as operators run it: in a subprocess."""
+"""The `taskql` command, run as operators run it: a process per command (forked from one
+that has the CLI imported, tests/cli_process.py); the README's first command and the
+installed script's --help are exec'd afresh."""
 
 import argparse
 import asyncio
@@ -9,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.cli_process import run_taskql
 from tests.databases import DatabaseUnderTest
 from tests.graphql_client import GraphQLClient
 from tests.serve_process import TASKQL
@@ -19,9 +22,14 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     """`taskql ARGS` on url: a URL, or a test database with the settings it needs."""
     database = url if isinstance(url, DatabaseUnderTest) else DatabaseUnderTest("", url)
-    env = {**os.environ, **database.environ()}
+    return run_taskql(list(args), {**os.environ, **database.environ()}, cwd)
+
+
+def run_installed(*args: str) -> subprocess.CompletedProcess[str]:
+    """The installed `taskql` script exec'd as a new process, imports and all."""
+    env = {**os.environ, "DATABASE_URL": "sqlite:///unused.db"}
     return subprocess.run(
-        [*TASKQL, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+        [*TASKQL, *args], env=env, capture_output=True, text=True, timeout=120, check=False
     )
 
 
@@ -304,8 +312,11 @@ def test_help_of_every_command_says_what_it_reads() -> None:
     for default in ("(default: 127.0.0.1)", "(default: 8000)", "(default: 1)"):
         assert default in serve
     assert "(default: demo)" in help_of(("seed",))
-    # The installed command prints the same text.
+    # The installed command prints the same text, exec'd afresh and forked alike.
     for command in ((), ("token", "list")):
+        result = run_installed(*command, "--help")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == help_of(command).split()
         result = run(*command, "--help", url="sqlite:///unused.db")
         assert result.returncode == 0, result.stderr
         assert result.stdout.split() == help_of(command).split()

@@ -1,25 +1,14 @@
-"""ruff and mypy stay clean: the same checks a reviewer would run."""
-
-import subprocess
-import sys
-from pathlib import Path
+"""ruff and mypy stay clean: the same checks a reviewer would run (started in the
+background as soon as the tests are collected, tests/code_checks.py)."""
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
+from tests import code_checks
 
 
-@pytest.mark.parametrize(
-    "command",
-    [["ruff", "check", "."], ["ruff", "format", "--check", "."], ["mypy"]],
-    ids=["ruff-check", "ruff-format", "mypy"],
-)
-def test_clean(command: list[str]) -> None:
-    tool = BIN / command[0]
-    if not tool.exists():
-        pytest.skip(f"{command[0]} is not installed (pip install -e '.[dev]')")
-    result = subprocess.run(
-        [str(tool), *command[1:]], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+@pytest.mark.parametrize("name", list(code_checks.COMMANDS))
+def test_clean(name: str) -> None:
+    if not code_checks.installed(name):
+        pytest.skip(f"{code_checks.COMMANDS[name][0]} is not installed (pip install -e '.[dev]')")
+    code, output = code_checks.start(name).result()
+    assert code == 0, output

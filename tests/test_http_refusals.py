@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gql.app import create_app
-from tests.conftest import settings_for
+from tests.databases import DatabaseUnderTest
 
 JSON = {"content-type": "application/json"}
 ME = "{ me { id } }"
@@ -129,10 +129,12 @@ async def test_a_well_formed_get_query_still_answers(http: httpx.AsyncClient) ->
     assert response.json() == {"data": {"__typename": "Query"}}
 
 
-async def test_fastapi_parameter_errors_are_graphql_errors_too(engine: AsyncEngine) -> None:
+async def test_fastapi_parameter_errors_are_graphql_errors_too(
+    database: DatabaseUnderTest, engine: AsyncEngine
+) -> None:
     """No route of the service takes typed parameters today; one that does answers its
     422 in the same shape, through the handler create_app installs."""
-    app = create_app(settings_for(engine.url.render_as_string(False)), engine=engine)
+    app = create_app(database.settings(), engine=engine)
 
     @app.get("/typed")
     async def typed(n: int) -> dict[str, int]:

@@ -14,17 +14,18 @@ from db.engine import create_engine
 from db.statements import StatementCounter
 from gql.app import create_app
 from gql.errors import Code, classify
-from tests.conftest import settings_for
+from tests.databases import DatabaseUnderTest
 from tests.factories import Member
 from tests.graphql_client import GraphQLClient
 
 
 @pytest.fixture
-async def strict(engine: AsyncEngine, member: Member) -> AsyncIterator[GraphQLClient]:
-    """An app with small limits, on the test database."""
-    settings = settings_for(
-        engine.url.render_as_string(False), max_depth=4, max_aliases=3, max_body_bytes=2_000
-    )
+async def strict(
+    database: DatabaseUnderTest, engine: AsyncEngine, member: Member
+) -> AsyncIterator[GraphQLClient]:
+    """An app with small limits, on the test database (with its pooler settings: a listener
+    that LISTENs through the pooler waits out its probe at every shutdown)."""
+    settings = database.settings(max_depth=4, max_aliases=3, max_body_bytes=2_000)
     app = create_app(settings, engine=engine)
     async with (
         app.router.lifespan_context(app),

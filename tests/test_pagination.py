@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.databases import DatabaseUnderTest
 from tests.datasets import build_forest
 from tests.factories import Member, add_task
 from tests.graphql_client import GraphQLClient
@@ -182,15 +183,14 @@ async def test_cursor_from_another_order_or_connection_is_rejected(
     assert response.codes == ["BAD_USER_INPUT"]
 
 
-async def test_max_page_size_is_configurable(engine: AsyncEngine, member: Member) -> None:
+async def test_max_page_size_is_configurable(
+    database: DatabaseUnderTest, engine: AsyncEngine, member: Member
+) -> None:
     import httpx
 
     from gql.app import create_app
-    from tests.conftest import settings_for
 
-    app = create_app(
-        settings_for(str(engine.url.render_as_string(False)), max_page_size=5), engine=engine
-    )
+    app = create_app(database.settings(max_page_size=5), engine=engine)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,

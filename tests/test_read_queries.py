@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.models import AssignmentRole, AuditAction
 from db.services.catalog import AUDIT
+from tests.databases import DatabaseUnderTest
 from tests.factories import Member, add_project, add_task, add_worker
 from tests.graphql_client import GraphQLClient
 
@@ -208,15 +209,14 @@ async def test_audit_log_newest_first_with_filters(
     )
 
 
-async def test_introspection_can_be_switched_off(engine: AsyncEngine, member: Member) -> None:
+async def test_introspection_can_be_switched_off(
+    database: DatabaseUnderTest, engine: AsyncEngine, member: Member
+) -> None:
     import httpx
 
     from gql.app import create_app
-    from tests.conftest import settings_for
 
-    app = create_app(
-        settings_for(engine.url.render_as_string(False), introspection=False), engine=engine
-    )
+    app = create_app(database.settings(introspection=False), engine=engine)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,

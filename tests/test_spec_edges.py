@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from db.statements import StatementCounter
 from gql.app import create_app
-from tests.conftest import settings_for
+from tests.databases import DatabaseUnderTest
 from tests.factories import Member, add_project
 from tests.graphql_client import GraphQLClient, Response
 
@@ -131,11 +131,11 @@ MISTAKES: list[tuple[str, dict[str, Any] | None]] = [
 
 
 @pytest.fixture
-async def closed(engine: AsyncEngine, member: Member) -> AsyncIterator[GraphQLClient]:
+async def closed(
+    database: DatabaseUnderTest, engine: AsyncEngine, member: Member
+) -> AsyncIterator[GraphQLClient]:
     """An app with introspection switched off, on the test database."""
-    app = create_app(
-        settings_for(engine.url.render_as_string(False), introspection=False), engine=engine
-    )
+    app = create_app(database.settings(introspection=False), engine=engine)
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http,
