@@ -1,4 +1,8 @@
-"""The planned read path: a query's fields completed level by level, not field by field.
+"""The planned read path: a query's root fields answered whole, not field by field.
+
+On PostgreSQL a root field whose selection the JSON compiler knows is one statement that
+returns the answer as JSON (gql/planned_json.py plans it, db/services/json_reads.py builds
+and caches the SQL). Any other root field is completed level by level, as follows.
 
 graphql-core completes an answer one field of one object at a time: a resolve-info
 object, a resolver call, an awaitable and a completion step for every scalar of every
@@ -38,16 +42,14 @@ from graphql import (
     get_nullable_type,
 )
 from graphql.execution.collect_fields import FieldDetailsList
-from graphql.execution.values import get_argument_values
 from graphql.pyutils import Path
 from sqlalchemy.exc import SQLAlchemyError
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.types.arguments import convert_arguments
 from strawberry.types.field import StrawberryField
 
 from db.services import json_reads
 from gql.errors import is_connection_failure
-from gql.planned_json import Planner
+from gql.planned_json import Planner, resolver_arguments
 
 log = logging.getLogger("taskql.planned")
 
@@ -79,7 +81,15 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         )
         strawberry_schema = self.schema._strawberry_schema  # type: ignore[attr-defined]
         self._config = strawberry_schema.config
-        self._scalars = strawberry_schema.schema_converter.scalar_registry
+
+    def build_per_event_executor(self, payload: Any) -> Any:
+        """graphql-core's copy for one subscription event, with a memo of its own: the copy
+        is shallow, so every event of a subscription added its freshly collected fields to
+        the one memo the subscription's executor holds, which grew for as long as the
+        subscription lived (graphql-core 3.3.2)."""
+        executor = super().build_per_event_executor(payload)
+        executor._relevant_sub_fields = {}
+        return executor
 
     def execute_field(
         self,
@@ -234,17 +244,7 @@ class Level:
         """Call the field's resolver for every object, as Strawberry would, and await them
         together: loaders see every key of the level in one tick."""
         executor = self.executor
-        details = field_details_list[0]
-        raw = get_argument_values(
-            field_def,
-            details.node,
-            executor.variable_values,
-            details.fragment_variable_values,
-            executor.hide_suggestions,
-        )
-        arguments = convert_arguments(
-            raw, definition.arguments, scalar_registry=executor._scalars, config=executor._config
-        )
+        arguments = resolver_arguments(executor, field_def, definition, field_details_list)
         resolver = definition.base_resolver
         assert resolver is not None
         nodes = [d.node for d in field_details_list]

@@ -68,9 +68,6 @@ class Planner:
 
     def __init__(self, executor: StrawberryGraphQLCoreExecutionContext) -> None:
         self.executor = executor
-        strawberry_schema = executor.schema._strawberry_schema  # type: ignore[attr-defined]
-        self._config = strawberry_schema.config
-        self._scalars = strawberry_schema.schema_converter.scalar_registry
         context = executor.context_value
         assert isinstance(context, Context)
         self.context = context
@@ -236,19 +233,32 @@ class Planner:
     def arguments(
         self, field_def: GraphQLField, definition: StrawberryField, details: FieldDetailsList
     ) -> dict[str, Any]:
-        """The field's arguments as its resolver receives them (Python names)."""
-        executor = self.executor
-        node = details[0]
-        raw = get_argument_values(
-            field_def,
-            node.node,
-            executor.variable_values,
-            node.fragment_variable_values,
-            executor.hide_suggestions,
-        )
-        return convert_arguments(
-            raw, definition.arguments, scalar_registry=self._scalars, config=self._config
-        )
+        return resolver_arguments(self.executor, field_def, definition, details)
+
+
+def resolver_arguments(
+    executor: StrawberryGraphQLCoreExecutionContext,
+    field_def: GraphQLField,
+    definition: StrawberryField,
+    details: FieldDetailsList,
+) -> dict[str, Any]:
+    """A field's arguments as its resolver receives them (Python names), coerced and
+    converted as graphql-core and Strawberry do for the resolver path."""
+    strawberry_schema = executor.schema._strawberry_schema  # type: ignore[attr-defined]
+    node = details[0]
+    raw = get_argument_values(
+        field_def,
+        node.node,
+        executor.variable_values,
+        node.fragment_variable_values,
+        executor.hide_suggestions,
+    )
+    return convert_arguments(
+        raw,
+        definition.arguments,
+        scalar_registry=strawberry_schema.schema_converter.scalar_registry,
+        config=strawberry_schema.config,
+    )
 
 
 def _named(output_type: GraphQLOutputType) -> GraphQLObjectType:

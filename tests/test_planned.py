@@ -35,19 +35,26 @@ def fallbacks(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     return caplog
 
 
-async def test_the_benchmark_reads_are_planned(
-    engine: AsyncEngine, member: Member, gql: GraphQLClient, fallbacks: pytest.LogCaptureFixture
-) -> None:
+async def benchmark_variables(
+    engine: AsyncEngine, member: Member, gql: GraphQLClient
+) -> dict[str, dict[str, str]]:
+    """A forest to read, and the variables q4 (a task) and q5 (a cursor) need on it."""
     forest = await build_forest(engine, member, roots=8)
     child = forest.children[forest.root_ids[2]][0]
     page = await gql(
         "query ($id: ID!) { tasks(first: 1, where: {id: {eq: $id}}) { pageInfo { endCursor } } }",
         {"id": str(child)},
     )
-    variables = {
+    return {
         "q4_single": {"id": str(child)},
         "q5_deep_page": {"after": page.data["tasks"]["pageInfo"]["endCursor"]},
     }
+
+
+async def test_the_benchmark_reads_are_planned(
+    engine: AsyncEngine, member: Member, gql: GraphQLClient, fallbacks: pytest.LogCaptureFixture
+) -> None:
+    variables = await benchmark_variables(engine, member, gql)
     for name, query in BENCHMARK.items():
         fallbacks.clear()
         response = await gql(query, variables.get(name))

@@ -23,10 +23,9 @@ from db.settings import Settings
 from db.statements import StatementCounter
 from gql.planned_json import CONNECTION_OF_TYPE, ENTITY_OF_TYPE
 from gql.schema import build_schema
-from tests.datasets import build_forest
 from tests.factories import Member
 from tests.graphql_client import GraphQLClient
-from tests.test_planned import BENCHMARK
+from tests.test_planned import BENCHMARK, benchmark_variables
 
 _TYPE_OF_ENTITY = {entity: name for name, entity in ENTITY_OF_TYPE.items()}
 
@@ -94,16 +93,7 @@ async def test_timestamps_and_cursors_are_written_as_python_writes_them(
 async def test_the_benchmark_reads_are_one_statement_each(
     engine: AsyncEngine, member: Member, gql: GraphQLClient, statements: StatementCounter
 ) -> None:
-    forest = await build_forest(engine, member, roots=8)
-    child = forest.children[forest.root_ids[2]][0]
-    page = await gql(
-        "query ($id: ID!) { tasks(first: 1, where: {id: {eq: $id}}) { pageInfo { endCursor } } }",
-        {"id": str(child)},
-    )
-    variables = {
-        "q4_single": {"id": str(child)},
-        "q5_deep_page": {"after": page.data["tasks"]["pageInfo"]["endCursor"]},
-    }
+    variables = await benchmark_variables(engine, member, gql)
     for name, query in BENCHMARK.items():
         statements.reset()
         response = await gql(query, variables.get(name))

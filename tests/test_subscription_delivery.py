@@ -3,6 +3,7 @@ a stuck reader ended without loss, revocation, and no pooled connection held whi
 
 import asyncio
 import base64
+import gc
 import json
 import os
 import socket as stdlib_socket
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import websockets
+from graphql.execution.collect_fields import CollectedFields
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -100,6 +102,31 @@ async def test_the_second_event_shows_fresh_data(server: LiveServer, member: Mem
         second = (await sock.event("1"))["taskEvents"]
     assert first["task"]["title"] == "first title"
     assert second["task"]["title"] == "second title"
+
+
+def _collected_fields() -> int:
+    return sum(1 for o in gc.get_objects() if type(o) is CollectedFields)
+
+
+async def test_a_long_subscription_does_not_grow_the_servers_memory(
+    server: LiveServer, member: Member
+) -> None:
+    """graphql-core's per-event executors shared one memo of collected fields, which kept
+    every event's fields for the subscription's life (a live server: same process)."""
+    async with socket(server, member.token) as sock, http_client(server, member.token) as gql:
+        await sock.subscribe("1", EVENTS)
+        await sock.nothing("1", 0.3)
+        for n in range(5):
+            await create_task(gql, f"warm {n}")
+        await sock.events("1", 5)
+        gc.collect()
+        before = _collected_fields()
+        for n in range(40):
+            await create_task(gql, f"event {n}")
+        await sock.events("1", 40)
+        gc.collect()
+        grown = _collected_fields() - before
+    assert grown < 10, grown
 
 
 @pytest.mark.parametrize("dialect", ["postgresql"], indirect=True)
