@@ -108,10 +108,12 @@ class TaskqlGraphQLRouter(GraphQLRouter[Context, None]):
             note_errors(result.errors)
         return await super().process_result(request, result)
 
-    def encode_json(self, data: object) -> bytes:
+    def encode_json(self, data: object) -> str:
         """orjson: the same compact JSON as Strawberry's json.dumps, several times faster
-        on large answers; text is UTF-8 rather than \\u escapes (JSON either way)."""
-        return orjson.dumps(data)
+        on large answers; text is UTF-8 rather than \\u escapes (JSON either way). A str,
+        not bytes: Strawberry sends bytes over the WebSocket as binary frames, which
+        graphql-transport-ws clients do not read."""
+        return orjson.dumps(data).decode()
 
     def create_response(
         self,

@@ -89,7 +89,7 @@ class Socket:
         if payload is not None:
             message["payload"] = payload
         await self.connection.send(json.dumps(message))
-        return json.loads(await self.connection.recv())
+        return _message(await self.connection.recv())
 
     def start_reading(self) -> None:
         self._reader = asyncio.create_task(self._read())
@@ -97,7 +97,7 @@ class Socket:
     async def _read(self) -> None:
         try:
             async for raw in self.connection:
-                message = json.loads(raw)
+                message = _message(raw)
                 if "id" in message:
                     await self._inbox(message["id"]).put(message)
         except websockets.ConnectionClosed:
@@ -190,3 +190,11 @@ async def served(app: Any) -> AsyncIterator[int]:
     finally:
         server.should_exit = True
         await task
+
+
+def _message(raw: str | bytes) -> dict[str, Any]:
+    """graphql-transport-ws messages are text frames: browsers' and Node's clients take a
+    binary frame for something else."""
+    assert isinstance(raw, str), f"a binary frame: {raw[:80]!r}"
+    message: dict[str, Any] = json.loads(raw)
+    return message
