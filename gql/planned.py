@@ -25,6 +25,7 @@ out twice. Fields Strawberry wraps in field extensions are never planned.
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from contextvars import ContextVar
 from typing import Any
@@ -155,8 +156,7 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         dialect = ctx.db.dialect
         if dialect.name == "postgresql":
             try:
-                root = Planner(self).root(parent_type, field_details_list)
-                prepared = json_reads.PREPARED.get(root, ctx.team_id, dialect)
+                prepared = self._prepared(parent_type, field_details_list, dialect)
             except Exception as reason:  # noqa: BLE001
                 # Unplannable, or an argument refused: the level path meets the same
                 # refusal in the same resolver call as every other root field does, so
@@ -168,6 +168,39 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
         level = Level(self)
         [value] = await level.field(parent_type, [source], [None], key, field_details_list)
         return value
+
+    def _prepared(
+        self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList, dialect: Any
+    ) -> json_reads.Prepared:
+        """The root field's statement: planned and compiled the first time, then looked up
+        by what decides it (the parsed field, which Strawberry's parser cache keeps for a
+        repeated document; the coerced variables; the caller; the page-size limit)."""
+        ctx = self.context_value
+        principal = ctx.principal
+        node = field_details_list[0].node
+        key = (
+            id(node),
+            principal.team_id,
+            principal.worker_id,
+            ctx.settings.max_page_size,
+            repr(sorted(self.variable_values.coerced.items())),
+        )
+        found = _PLANS.get(key)
+        if found is not None and found[0] is node:
+            _PLANS.move_to_end(key)
+            return found[1]
+        root = Planner(self).root(parent_type, field_details_list)
+        prepared = json_reads.PREPARED.get(root, principal.team_id, dialect)
+        _PLANS[key] = (node, json_reads.Prepared(prepared.sql, prepared.values))
+        while len(_PLANS) > _PLANS_KEPT:
+            _PLANS.popitem(last=False)
+        return prepared
+
+
+# Root fields' statements by parsed field and inputs (`PlannedExecutor._prepared`). The
+# field node is kept with its entry, so its id cannot be reused while the entry lives.
+_PLANS: "OrderedDict[tuple[Any, ...], tuple[Any, json_reads.Prepared]]" = OrderedDict()
+_PLANS_KEPT = 512
 
 
 class Level:
