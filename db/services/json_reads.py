@@ -177,7 +177,7 @@ RELATIONS: dict[tuple[str, str], _Relation] = {
 
 
 def relation_kind(entity: str, name: str) -> str | None:
-    """ "one", "many" or "page" for a relation this compiler builds; None otherwise."""
+    """How the compiler builds a relation (`_Relation.kind`); None when it does not."""
     found = RELATIONS.get((entity, name))
     return None if found is None else found.kind
 
