@@ -21,6 +21,14 @@ FAST = {
     "ws_init_timeout_seconds": 1.0,
     "events_keepalive_seconds": 1.0,
 }
+# For tests where the database goes away: the listener's wake-ups only (no polling to hide
+# a listener that did not come back), a quick keepalive, a short connect timeout.
+LISTENER_ONLY = {
+    **FAST,
+    "events_poll_interval_seconds": 60.0,
+    "events_keepalive_seconds": 0.5,
+    "connect_timeout_seconds": 2,
+}
 
 
 async def create_task(gql: GraphQLClient, title: str, **fields: Any) -> str:

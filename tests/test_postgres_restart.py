@@ -31,7 +31,7 @@ from tests.graphql_client import GraphQLClient
 from tests.live_server import Socket, live_server, socket
 from tests.private_postgres import PostgresUnavailable, PrivatePostgres
 from tests.private_postgres import create as create_cluster
-from tests.subscription_helpers import EVENTS, FAST, create_task
+from tests.subscription_helpers import EVENTS, LISTENER_ONLY, create_task
 from tests.test_subscription_processes import client, served
 
 CREATE = "mutation($input: CreateTaskInput!) { createTask(input: $input) { id } }"
@@ -199,8 +199,7 @@ async def test_postgresql_restarted_while_writes_go_on(
 ) -> None:
     """`pg_ctl restart -m fast`, or a stop, `outage` seconds down, and a start on the same
     port, while another server process writes one task after another."""
-    quiet = {"events_poll_interval_seconds": 60.0, "events_keepalive_seconds": 0.5}
-    settings = settings_for(restartable.url, **{**FAST, **quiet}, connect_timeout_seconds=2)
+    settings = settings_for(restartable.url, **LISTENER_ONLY)
     async with (
         live_server(settings) as here,
         served(restartable, poll=60.0) as there,
@@ -281,8 +280,7 @@ async def test_database_stops_between_reading_an_event_and_resolving_it(
     """The event is read from the outbox, then its task cannot be: the subscriber is not sent
     a broken event (task null) but the end of its subscription, with the cursor to resume
     from, and resuming there delivers the event whole."""
-    quiet = {"events_poll_interval_seconds": 60.0, "events_keepalive_seconds": 0.5}
-    settings = settings_for(restartable.url, **{**FAST, **quiet}, connect_timeout_seconds=2)
+    settings = settings_for(restartable.url, **LISTENER_ONLY)
     read = TeamFeed.read
     stopped = False
 
@@ -343,8 +341,7 @@ async def test_database_stops_while_a_resumed_subscriber_catches_up(
 ) -> None:
     """A subscriber resumed from an old cursor reads the outbox itself; with the database
     away it is ended with the cursor it resumed from, not with a bare error."""
-    quiet = {"events_poll_interval_seconds": 60.0, "events_keepalive_seconds": 0.5}
-    settings = settings_for(restartable.url, **{**FAST, **quiet}, connect_timeout_seconds=2)
+    settings = settings_for(restartable.url, **LISTENER_ONLY)
     read = TeamFeed.read
     stopped = False
 

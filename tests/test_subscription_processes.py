@@ -25,7 +25,7 @@ from tests.databases import DatabaseUnderTest, admin_url
 from tests.factories import Member
 from tests.graphql_client import GraphQLClient
 from tests.live_server import LiveServer, live_server, socket
-from tests.subscription_helpers import EVENTS, FAST, create_task
+from tests.subscription_helpers import EVENTS, FAST, LISTENER_ONLY, create_task
 from tests.test_recovery import Relay
 
 TASKQL = [str(Path(sys.executable).parent / "taskql")]
@@ -222,8 +222,7 @@ async def test_database_away_and_back_while_writes_go_on(
     relay = Relay(url.host or "127.0.0.1", url.port or 5432)
     await relay.up()
     relayed = url.set(host="127.0.0.1", port=relay.port).render_as_string(False)
-    quiet = {"events_poll_interval_seconds": 60.0, "events_keepalive_seconds": 0.5}
-    settings = settings_for(relayed, **{**FAST, **quiet}, connect_timeout_seconds=2)
+    settings = settings_for(relayed, **LISTENER_ONLY)
     try:
         async with (
             live_server(settings) as here,
