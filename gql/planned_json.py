@@ -61,6 +61,8 @@ CONNECTION_OF_TYPE = {
 _CONNECTION_PARTS = {"nodes", "edges", "pageInfo", "totalCount"}
 _EDGE_PARTS = {"cursor", "node"}
 _PAGE_INFO_PARTS = {"hasNextPage", "hasPreviousPage", "startCursor", "endCursor"}
+_STATS_PARTS = {"total", "averageProgress"}
+_STATUS_COUNT_PARTS = {"status", "count"}
 
 
 class Planner:
@@ -131,6 +133,8 @@ class Planner:
         args = self.arguments(field_def, definition, details)
         if kind == "page":
             return Related(key, relation, page=self.page(target, details, args, backward=False))
+        if kind == "stats":
+            return Related(key, relation, parts=self._stats(target, details))
         given = tuple(sorted((name, value) for name, value in args.items() if value is not None))
         if given and kind not in ("many", "descendants"):
             raise Unplannable(f"{object_type.name}.{relation} with arguments")
@@ -173,6 +177,17 @@ class Planner:
             else:
                 raise Unplannable(f"{connection_type.name}.{name}")
         return PageSpec(where, keys, win, tuple(parts))
+
+    def _stats(self, stats_type: GraphQLObjectType, details: FieldDetailsList) -> tuple[Part, ...]:
+        parts: list[Part] = []
+        for key, sub in self._collect(stats_type, details):
+            name = sub[0].node.name.value
+            if name == "byStatus":
+                count_type = _named(self._field(stats_type, name).type)
+                parts.append(Part(key, name, self._parts(count_type, sub, _STATUS_COUNT_PARTS)))
+            else:
+                parts.extend(self._parts(stats_type, sub, _STATS_PARTS, key))
+        return tuple(parts)
 
     def _edge(self, edge_type: GraphQLObjectType, details: FieldDetailsList) -> tuple[Part, ...]:
         parts: list[Part] = []

@@ -51,6 +51,8 @@ def test_every_compiled_relation_is_a_resolver_field_of_the_right_shape() -> Non
             item = shape.of_type
             item = item.of_type if isinstance(item, GraphQLNonNull) else item
             assert ENTITY_OF_TYPE[item.name] == relation.target, name
+        elif relation.kind == "stats":
+            assert isinstance(shape, GraphQLObjectType) and shape.name == "TaskStats", name
         else:
             assert relation.kind == "page", name
             assert isinstance(shape, GraphQLObjectType), name
@@ -100,3 +102,31 @@ async def test_the_benchmark_reads_are_one_statement_each(
         assert response.data and not response.errors, name
         work = [s for s in statements.statements if "FROM api_token" not in s]
         assert len(work) == 1 and "json_build_object" in work[0], (name, work)
+
+
+@pytest.mark.parametrize(
+    ("progress", "average"), [([0, 0, 100], 100 / 3), ([10, 20], 15.0), ([], None)]
+)
+async def test_project_statistics_are_python_s_numbers(
+    gql: GraphQLClient, progress: list[int], average: float | None
+) -> None:
+    """The mean is the same double as Python's division, and an integral one stays a float
+    (`15.0`): both paths answer, and parity compares their bytes."""
+    project = await gql('mutation { createProject(input: {name: "Stats", slug: "stats"}) { id } }')
+    project_id = project.data["createProject"]["id"]
+    for n, value in enumerate(progress):
+        created = await gql(
+            "mutation ($input: CreateTaskInput!) { createTask(input: $input) { id } }",
+            {"input": {"title": f"t{n}", "projectId": project_id, "progressPercent": value}},
+        )
+        assert not created.errors, created.errors
+    response = await gql(
+        "query ($id: ID!) { project(id: $id) { stats { total averageProgress"
+        " byStatus { status count } } } }",
+        {"id": project_id},
+    )
+    stats = response.data["project"]["stats"]
+    assert stats["total"] == len(progress)
+    assert stats["averageProgress"] == average
+    assert isinstance(stats["averageProgress"], float | None)
+    assert [s["count"] for s in stats["byStatus"]] == [len(progress), 0, 0]

@@ -27,6 +27,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement, FromClause
 
+from db.models.enums import TaskStatus
 from db.models.types import RankedEnum
 from db.services import trees
 from db.services.catalog import ASSIGNMENT, PROJECT, TASK, WORKER
@@ -72,6 +73,7 @@ class Related:
     relation: str
     fields: "tuple[Field, ...]" = ()
     page: "PageSpec | None" = None
+    parts: "tuple[Part, ...]" = ()  # what of the statistics (`stats`)
     arguments: tuple[tuple[str, Any], ...] = ()  # (name, value), for lists that take any
 
 
@@ -161,6 +163,8 @@ RELATIONS: dict[tuple[str, str], _Relation] = {
     ("task", "ancestors"): _Relation("task", "ancestors", lambda o, i: sa.true()),
     ("task", "descendants"): _Relation("task", "descendants", lambda o, i: sa.true()),
     ("project", "tasks"): _Relation("task", "page", lambda o, i: i.c.project_id == o.c.id),
+    # Statistics over the project's tasks (db/services/stats.py): Related.fields are Parts.
+    ("project", "stats"): _Relation("task", "stats", lambda o, i: i.c.project_id == o.c.id),
     ("worker", "assignments"): _Relation(
         "assignment", "many", lambda o, i: i.c.worker_id == o.c.id, ("assigned_at", "task_id")
     ),
@@ -254,8 +258,76 @@ class _Compiler:
             return select.scalar_subquery()
         if relation.kind in ("ancestors", "descendants"):
             return self.walk(relation.kind, row, item)
+        if relation.kind == "stats":
+            return self.stats(relation, row, item)
         assert item.page is not None
         return self.page(relation.target, item.page, (relation, row)).scalar_subquery()
+
+    def stats(self, relation: _Relation, row: FromClause, item: Related) -> ColumnElement[Any]:
+        """`db.services.stats` in SQL: the count per status (every status, zeros included,
+        in workflow order), the total, and the mean progress as the same double Python's
+        division gives (an integral mean as `50.0`, so that it parses as a float)."""
+        tasks, team = self.scoped("task")
+        counted = (
+            sa.select(
+                tasks.c.status.label("rank"),
+                sa.func.count().label("n"),
+                sa.func.sum(tasks.c.progress_percent).label("progress"),
+            )
+            .where(team, relation.link(row, tasks))
+            .group_by(tasks.c.status)
+            .correlate(row)
+            .subquery(f"counted{self.aliases}")
+        )
+        total = sa.func.coalesce(sa.func.sum(counted.c.n), 0)
+        progress = sa.func.coalesce(sa.func.sum(counted.c.progress), 0)
+        args: list[Any] = []
+        for part in item.parts:
+            args.append(_key(part.key))
+            if part.what == "typename":
+                assert part.value is not None
+                args.append(sa.cast(_literal(part.value), sa.Text))
+            elif part.what == "total":
+                args.append(total)
+            elif part.what == "averageProgress":
+                whole = sa.cast(progress / sa.func.nullif(total, 0), sa.Numeric(20, 1))
+                share = sa.cast(progress, sa.Float) / sa.cast(sa.func.nullif(total, 0), sa.Float)
+                args.append(
+                    sa.case(
+                        (total == 0, sa.null()),
+                        (progress % sa.func.nullif(total, 0) == 0, sa.func.to_json(whole)),
+                        else_=sa.func.to_json(share),
+                    )
+                )
+            elif part.what == "byStatus":
+                args.append(self.by_status(counted, part))
+            else:
+                raise Unplannable(f"TaskStats.{part.what}")
+        return sa.select(sa.func.json_build_object(*args)).select_from(counted).scalar_subquery()
+
+    def by_status(self, counted: FromClause, part: Part) -> ColumnElement[Any]:
+        statuses = sa.values(
+            sa.column("rank", sa.Integer), sa.column("name", sa.Text), name="statuses"
+        ).data([(rank, member.name) for rank, member in enumerate(TaskStatus)])
+        one = counted.alias(f"one{self.aliases}")
+        args: list[Any] = []
+        for sub in part.fields:
+            assert isinstance(sub, Part)
+            args.append(_key(sub.key))
+            if sub.what == "status":
+                args.append(statuses.c.name)
+            elif sub.what == "count":
+                count = sa.select(one.c.n).where(one.c.rank == statuses.c.rank).scalar_subquery()
+                args.append(sa.func.coalesce(count, 0))
+            elif sub.what == "typename":
+                assert sub.value is not None
+                args.append(sa.cast(_literal(sub.value), sa.Text))
+            else:
+                raise Unplannable(f"StatusCount.{sub.what}")
+        members = sa.func.json_agg(
+            aggregate_order_by(sa.func.json_build_object(*args), statuses.c.rank)
+        )
+        return sa.select(members).select_from(statuses).scalar_subquery()
 
     def walk(self, direction: str, row: FromClause, item: Related) -> ColumnElement[Any]:
         """A task's ancestors (root first) or descendants (breadth-first, by id within a
