@@ -17,7 +17,7 @@ no statement built here can read another team's rows. Anything it cannot build r
 
 import enum
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -224,7 +224,7 @@ class _Compiler:
 
     def value(self, entity: str, row: FromClause, item: Field) -> ColumnElement[Any]:
         if isinstance(item, Constant):
-            return sa.cast(_literal(item.value), sa.Text)
+            return _text(item.value)
         if isinstance(item, Scalar):
             column = row.c[item.column]
             if item.text:
@@ -281,52 +281,36 @@ class _Compiler:
         )
         total = sa.func.coalesce(sa.func.sum(counted.c.n), 0)
         progress = sa.func.coalesce(sa.func.sum(counted.c.progress), 0)
-        args: list[Any] = []
-        for part in item.parts:
-            args.append(_key(part.key))
-            if part.what == "typename":
-                assert part.value is not None
-                args.append(sa.cast(_literal(part.value), sa.Text))
-            elif part.what == "total":
-                args.append(total)
-            elif part.what == "averageProgress":
-                whole = sa.cast(progress / sa.func.nullif(total, 0), sa.Numeric(20, 1))
-                share = sa.cast(progress, sa.Float) / sa.cast(sa.func.nullif(total, 0), sa.Float)
-                args.append(
-                    sa.case(
-                        (total == 0, sa.null()),
-                        (progress % sa.func.nullif(total, 0) == 0, sa.func.to_json(whole)),
-                        else_=sa.func.to_json(share),
-                    )
-                )
-            elif part.what == "byStatus":
-                args.append(self.by_status(counted, part))
-            else:
-                raise Unplannable(f"TaskStats.{part.what}")
-        return sa.select(sa.func.json_build_object(*args)).select_from(counted).scalar_subquery()
+        whole = sa.cast(progress / sa.func.nullif(total, 0), sa.Numeric(20, 1))
+        share = sa.cast(progress, sa.Float) / sa.cast(sa.func.nullif(total, 0), sa.Float)
+        average = sa.case(
+            (total == 0, sa.null()),
+            (progress % sa.func.nullif(total, 0) == 0, sa.func.to_json(whole)),
+            else_=sa.func.to_json(share),
+        )
+        stats = _json_object(
+            item.parts,
+            "TaskStats",
+            {
+                "total": lambda _: total,
+                "averageProgress": lambda _: average,
+                "byStatus": lambda part: self.by_status(counted, part),
+            },
+        )
+        return sa.select(stats).select_from(counted).scalar_subquery()
 
     def by_status(self, counted: FromClause, part: Part) -> ColumnElement[Any]:
         statuses = sa.values(
             sa.column("rank", sa.Integer), sa.column("name", sa.Text), name="statuses"
         ).data([(rank, member.name) for rank, member in enumerate(TaskStatus)])
         one = counted.alias(f"one{self.aliases}")
-        args: list[Any] = []
-        for sub in part.fields:
-            assert isinstance(sub, Part)
-            args.append(_key(sub.key))
-            if sub.what == "status":
-                args.append(statuses.c.name)
-            elif sub.what == "count":
-                count = sa.select(one.c.n).where(one.c.rank == statuses.c.rank).scalar_subquery()
-                args.append(sa.func.coalesce(count, 0))
-            elif sub.what == "typename":
-                assert sub.value is not None
-                args.append(sa.cast(_literal(sub.value), sa.Text))
-            else:
-                raise Unplannable(f"StatusCount.{sub.what}")
-        members = sa.func.json_agg(
-            aggregate_order_by(sa.func.json_build_object(*args), statuses.c.rank)
+        count = sa.select(one.c.n).where(one.c.rank == statuses.c.rank).scalar_subquery()
+        status_count = _json_object(
+            part.fields,
+            "StatusCount",
+            {"status": lambda _: statuses.c.name, "count": lambda _: sa.func.coalesce(count, 0)},
         )
+        members = sa.func.json_agg(aggregate_order_by(status_count, statuses.c.rank))
         return sa.select(members).select_from(statuses).scalar_subquery()
 
     def walk(self, direction: str, row: FromClause, item: Related) -> ColumnElement[Any]:
@@ -424,27 +408,22 @@ class _Compiler:
         # The page in forward order: a backward page was read from its end.
         forward = rows.c[_RANK].desc() if win.backward else rows.c[_RANK]
         more = sa.func.count() > size
-        args: list[Any] = []
-        for part in spec.parts:
-            args.append(_key(part.key))
-            if part.what == "typename":
-                assert part.value is not None
-                args.append(sa.cast(_literal(part.value), sa.Text))
-            elif part.what == "nodes":
-                args.append(self.agg(self.obj(entity, rows, part.fields), forward, on_page))
-            elif part.what == "edges":
-                args.append(self.agg(self.edge(entity, rows, spec, part), forward, on_page))
-            elif part.what == "totalCount":
-                args.append(self.count(entity, spec.where, parent))
-            elif part.what == "pageInfo":
-                args.append(self.page_info(entity, rows, spec, part, more, on_page))
-            else:
-                raise Unplannable(f"connection part {part.what}")
-        if len(args) > 2 * MAX_KEYS:
-            raise Unplannable(f"more than {MAX_KEYS} keys in one connection")
+        connection = _json_object(
+            spec.parts,
+            "connection",
+            {
+                "nodes": lambda part: self.agg(
+                    self.obj(entity, rows, part.fields), forward, on_page
+                ),
+                "edges": lambda part: self.agg(
+                    self.edge(entity, rows, spec, part), forward, on_page
+                ),
+                "totalCount": lambda _: self.count(entity, spec.where, parent),
+                "pageInfo": lambda part: self.page_info(entity, rows, spec, part, more, on_page),
+            },
+        )
         # One row even when no part aggregates the page (`{ totalCount }` alone).
-        whole = sa.text("()")
-        return sa.select(sa.func.json_build_object(*args)).select_from(rows).group_by(whole)
+        return sa.select(connection).select_from(rows).group_by(sa.text("()"))
 
     def filtered(
         self, entity: str, where: Tree | None, parent: tuple[_Relation, FromClause] | None
@@ -484,20 +463,14 @@ class _Compiler:
         )
 
     def edge(self, entity: str, rows: FromClause, spec: PageSpec, part: Part) -> ColumnElement[Any]:
-        args: list[Any] = []
-        for sub in part.fields:
-            assert isinstance(sub, Part)
-            args.append(_key(sub.key))
-            if sub.what == "cursor":
-                args.append(self.cursor(entity, rows, spec))
-            elif sub.what == "node":
-                args.append(self.obj(entity, rows, sub.fields))
-            elif sub.what == "typename":
-                assert sub.value is not None
-                args.append(sa.cast(_literal(sub.value), sa.Text))
-            else:
-                raise Unplannable(f"edge part {sub.what}")
-        return sa.func.json_build_object(*args)
+        return _json_object(
+            part.fields,
+            "edge",
+            {
+                "cursor": lambda _: self.cursor(entity, rows, spec),
+                "node": lambda sub: self.obj(entity, rows, sub.fields),
+            },
+        )
 
     def page_info(
         self,
@@ -509,28 +482,29 @@ class _Compiler:
         on_page: ColumnElement[bool],
     ) -> ColumnElement[Any]:
         win = spec.window
-        args: list[Any] = []
-        for sub in part.fields:
-            assert isinstance(sub, Part)
-            args.append(_key(sub.key))
-            if sub.what == "hasNextPage":
-                args.append(sa.literal(win.before is not None) if win.backward else more)
-            elif sub.what == "hasPreviousPage":
-                args.append(more if win.backward else sa.literal(win.after is not None))
-            elif sub.what in ("startCursor", "endCursor"):
-                # The first (last) row of the page in forward order.
-                first = (sub.what == "startCursor") != win.backward
-                rank = rows.c[_RANK] if first else rows.c[_RANK].desc()
-                cursors = sa.func.array_agg(
-                    aggregate_order_by(self.cursor(entity, rows, spec), rank)
-                ).filter(on_page)
-                args.append(sa.type_coerce(cursors, _TEXT_ARRAY)[1])
-            elif sub.what == "typename":
-                assert sub.value is not None
-                args.append(sa.cast(_literal(sub.value), sa.Text))
-            else:
-                raise Unplannable(f"pageInfo part {sub.what}")
-        return sa.func.json_build_object(*args)
+
+        def end_cursor(first: bool) -> ColumnElement[Any]:
+            """The cursor of the first (last) row of the page in forward order."""
+            rank = rows.c[_RANK] if first != win.backward else rows.c[_RANK].desc()
+            cursors = sa.func.array_agg(
+                aggregate_order_by(self.cursor(entity, rows, spec), rank)
+            ).filter(on_page)
+            return sa.type_coerce(cursors, _TEXT_ARRAY)[1]
+
+        return _json_object(
+            part.fields,
+            "pageInfo",
+            {
+                "hasNextPage": lambda _: (
+                    sa.literal(win.before is not None) if win.backward else more
+                ),
+                "hasPreviousPage": lambda _: (
+                    more if win.backward else sa.literal(win.after is not None)
+                ),
+                "startCursor": lambda _: end_cursor(first=True),
+                "endCursor": lambda _: end_cursor(first=False),
+            },
+        )
 
     def cursor(self, entity: str, rows: FromClause, spec: PageSpec) -> ColumnElement[Any]:
         """`encode_cursor` in SQL: base64url (unpadded) of the same compact JSON."""
@@ -563,6 +537,34 @@ def _literal(text: str) -> ColumnElement[Any]:
     """A string written into the SQL itself: keys and names are the schema's (GraphQL
     names and aliases match [_A-Za-z][_0-9A-Za-z]*), never a client's free text."""
     return sa.literal_column("'" + text.replace("'", "''") + "'")
+
+
+def _text(value: str) -> ColumnElement[Any]:
+    return sa.cast(_literal(value), sa.Text)
+
+
+def _json_object(
+    parts: Sequence[Any],
+    owner: str,
+    render: Mapping[str, Callable[[Part], ColumnElement[Any]]],
+) -> ColumnElement[Any]:
+    """The object of the parts asked for (a connection, edge, page info, statistics):
+    `__typename` as its name, every other part by its renderer, built only when asked;
+    a part no renderer knows is not planned."""
+    if len(parts) > MAX_KEYS:
+        raise Unplannable(f"more than {MAX_KEYS} keys in one {owner}")
+    args: list[Any] = []
+    for part in parts:
+        assert isinstance(part, Part)
+        args.append(_key(part.key))
+        if part.what == "typename":
+            assert part.value is not None
+            args.append(_text(part.value))
+        elif part.what in render:
+            args.append(render[part.what](part))
+        else:
+            raise Unplannable(f"{owner}.{part.what}")
+    return sa.func.json_build_object(*args)
 
 
 def _key(name: str) -> ColumnElement[Any]:
