@@ -28,11 +28,11 @@ from tests.conftest import settings_for
 from tests.databases import DatabaseUnderTest
 from tests.factories import Member, make_member
 from tests.graphql_client import GraphQLClient
-from tests.live_server import Socket, live_server, socket
+from tests.live_server import Socket
 from tests.private_postgres import PostgresUnavailable, PrivatePostgres
 from tests.private_postgres import create as create_cluster
 from tests.subscription_helpers import EVENTS, LISTENER_ONLY, create_task
-from tests.test_subscription_processes import client, served
+from tests.test_subscription_processes import subscriber_and_writer
 
 CREATE = "mutation($input: CreateTaskInput!) { createTask(input: $input) { id } }"
 WRITES_BEFORE = 6  # acknowledged writes before the restart begins
@@ -200,14 +200,10 @@ async def test_postgresql_restarted_while_writes_go_on(
     """`pg_ctl restart -m fast`, or a stop, `outage` seconds down, and a start on the same
     port, while another server process writes one task after another."""
     settings = settings_for(restartable.url, **LISTENER_ONLY)
-    async with (
-        live_server(settings) as here,
-        served(restartable, poll=60.0) as there,
-        client(there) as http,
-        socket(here, someone.token) as sock,
-    ):
-        listener = here.app.state.events.listener
-        writer = Writer(GraphQLClient(http, someone.token))
+    async with subscriber_and_writer(settings, restartable, someone) as servers:
+        sock = servers.sock
+        listener = servers.here.app.state.events.listener
+        writer = Writer(servers.gql)
         await sock.subscribe("1", EVENTS)
         await sock.nothing("1", 0.5)
         assert listener.connection is not None and listener.hears_others
@@ -295,13 +291,8 @@ async def test_database_stops_between_reading_an_event_and_resolving_it(
             cluster.stop()
         return rows
 
-    async with (
-        live_server(settings) as here,
-        served(restartable, poll=60.0) as there,
-        client(there) as http,
-        socket(here, someone.token) as sock,
-    ):
-        gql = GraphQLClient(http, someone.token)
+    async with subscriber_and_writer(settings, restartable, someone) as servers:
+        sock, gql = servers.sock, servers.gql
         await sock.subscribe("1", EVENTS)
         await sock.nothing("1", 0.5)
         await create_task(gql, "whole")
@@ -353,13 +344,8 @@ async def test_database_stops_while_a_resumed_subscriber_catches_up(
             cluster.stop()
         return await read(feed, after, limit)
 
-    async with (
-        live_server(settings) as here,
-        served(restartable, poll=60.0) as there,
-        client(there) as http,
-        socket(here, someone.token) as sock,
-    ):
-        gql = GraphQLClient(http, someone.token)
+    async with subscriber_and_writer(settings, restartable, someone) as servers:
+        sock, gql = servers.sock, servers.gql
         await sock.subscribe("1", EVENTS)
         await sock.nothing("1", 0.5)
         titles = ["one", "two", "three"]

@@ -19,12 +19,13 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+from db.settings import Settings
 from tests.cli_process import run_taskql
 from tests.conftest import settings_for
 from tests.databases import DatabaseUnderTest, admin_url
 from tests.factories import Member
 from tests.graphql_client import GraphQLClient
-from tests.live_server import LiveServer, live_server, socket
+from tests.live_server import LiveServer, Socket, live_server, socket
 from tests.subscription_helpers import EVENTS, FAST, LISTENER_ONLY, create_task
 from tests.test_recovery import Relay
 
@@ -79,6 +80,31 @@ async def served(database: DatabaseUnderTest, *args: str, poll: float) -> AsyncI
 
 def client(server: LiveServer) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=server.http_url, timeout=30)
+
+
+@dataclass
+class Servers:
+    """A subscriber's server and socket, and an HTTP client of another server process."""
+
+    here: LiveServer
+    sock: Socket
+    gql: GraphQLClient
+
+
+@asynccontextmanager
+async def subscriber_and_writer(
+    settings: Settings, database: DatabaseUnderTest, member: Member
+) -> AsyncIterator[Servers]:
+    """For tests where the database goes away: a live server (with `settings`) holding the
+    member's socket, and a second `taskql serve` on `database` that writes (polls 60 s
+    apart, so events cross only by NOTIFY)."""
+    async with (
+        live_server(settings) as here,
+        served(database, poll=60.0) as there,
+        client(there) as http,
+        socket(here, member.token) as sock,
+    ):
+        yield Servers(here, sock, GraphQLClient(http, member.token))
 
 
 async def test_events_reach_subscribers_of_another_process(
@@ -224,13 +250,8 @@ async def test_database_away_and_back_while_writes_go_on(
     relayed = url.set(host="127.0.0.1", port=relay.port).render_as_string(False)
     settings = settings_for(relayed, **LISTENER_ONLY)
     try:
-        async with (
-            live_server(settings) as here,
-            served(database, poll=60.0) as there,
-            client(there) as http,
-            socket(here, member.token) as sock,
-        ):
-            gql = GraphQLClient(http, member.token)
+        async with subscriber_and_writer(settings, database, member) as servers:
+            sock, gql = servers.sock, servers.gql
             await sock.subscribe("1", EVENTS)
             await sock.nothing("1", 0.5)
             titles = [f"write {n}" for n in range(12)]
