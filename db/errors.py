@@ -24,3 +24,12 @@ class Invalid(DomainError):
 
 class DatabaseBusy(Exception):
     """The database is up but busy with other writes: retrying shortly will do."""
+
+
+class StatementTimedOut(Exception):
+    """A statement ran past the statement timeout (enforced by the client: the query was
+    cancelled on the server). `index`: which of the statements sent together it was."""
+
+    def __init__(self, index: int = 0) -> None:
+        super().__init__("the statement ran past the statement timeout")
+        self.index = index

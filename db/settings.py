@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     introspection: bool = Field(default=True, validation_alias="TASKQL_INTROSPECTION")
     # Read operations completed level by level (gql/planned.py); off: field by field.
     planner: bool = Field(default=True, validation_alias="TASKQL_PLANNER")
+    # Repeated reads answered from the statements their first answer took (gql/known_reads.py):
+    # how many (request body, caller) entries each process keeps; 0 switches it off.
+    known_reads: int = Field(default=1024, ge=0, validation_alias="TASKQL_KNOWN_READS")
     # last_used_at is written at most this often per token, so reads stay reads.
     token_touch_interval_seconds: int = Field(
         default=60, ge=0, validation_alias="TASKQL_TOKEN_TOUCH_INTERVAL"

@@ -37,6 +37,7 @@ from gql.errors import BUSY_MESSAGE, Code, format_error
 from gql.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
 from gql.http_errors import install_refusals, strawberry_refusal
 from gql.http_guard import NESTED_TOO_DEEPLY, BodyGuard
+from gql.known_reads import KnownReads
 from gql.observability import Observability
 from gql.request_record import note_errors
 from gql.schema import build_schema
@@ -259,6 +260,23 @@ def create_app(
         return {"status": "ready"}
 
     install_refusals(app, graphql_path=GRAPHQL_PATH)
+    # Inside the body guard (it answers a body it refuses) and the observer (a repeated
+    # read is logged and measured like any other). Off while anything asks for the full
+    # path's per-field work: tracing spans, or the planner switched off.
+    app.add_middleware(
+        KnownReads,
+        path=GRAPHQL_PATH,
+        size=(
+            settings.known_reads
+            if settings.planner
+            and not settings.tracing_resolvers
+            and (observability is None or observability.tracing is None)
+            else 0
+        ),
+        statement_timeout_ms=settings.statement_timeout_ms,
+        token_touch_seconds=settings.token_touch_interval_seconds,
+        metrics=observability is not None and settings.metrics,
+    )
     app.add_middleware(BodyGuard, path=GRAPHQL_PATH, max_body_bytes=settings.max_body_bytes)
     if observability is not None:
         observability.install(app, graphql_path=GRAPHQL_PATH, route_prefixes=[ASSETS_PATH])

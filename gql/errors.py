@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from db.errors import Conflict, DatabaseBusy, DomainError, Invalid, NotFound
+from db.errors import Conflict, DatabaseBusy, DomainError, Invalid, NotFound, StatementTimedOut
 from db.services.base import is_unique_violation
 
 log = logging.getLogger("taskql.errors")
@@ -69,6 +69,8 @@ def classify(exc: BaseException) -> tuple[Code, str] | None:
             return code, exc.message
     if isinstance(exc, DatabaseBusy):
         return Code.SERVICE_UNAVAILABLE, BUSY_MESSAGE
+    if isinstance(exc, StatementTimedOut):
+        return Code.TIMEOUT, TIMEOUT_MESSAGE
     if isinstance(exc, ValidationError):
         return Code.BAD_USER_INPUT, describe_validation_error(exc)
     if isinstance(exc, IntegrityError):

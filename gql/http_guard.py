@@ -8,12 +8,14 @@ error and cost the database nothing.
 import json
 from typing import Any
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gql.errors import Code, error_body
 from gql.request_record import note_error_codes
 
 NESTED_TOO_DEEPLY = "the request's JSON is nested too deeply"
+_NOT_AN_OBJECT = "request body must be a JSON object with a 'query'"
 
 
 class BodyGuard:
@@ -71,18 +73,26 @@ class BodyGuard:
 
 
 def _json_problem(body: bytes) -> str | None:
+    # orjson first: several times faster on the bodies that are fine. It is stricter
+    # (lone surrogates, nesting past 1024), so what it refuses gets json's own verdict.
+    try:
+        payload: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass
+    else:
+        return None if isinstance(payload, dict) else _NOT_AN_OBJECT
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return "request body is not valid UTF-8"
     try:
-        payload: Any = json.loads(text)
+        payload = json.loads(text)
     except json.JSONDecodeError:
         return "request body is not valid JSON"
     except RecursionError:
         return NESTED_TOO_DEEPLY
     if not isinstance(payload, dict):
-        return "request body must be a JSON object with a 'query'"
+        return _NOT_AN_OBJECT
     return None
 
 

@@ -77,6 +77,12 @@ DELIVERY_LAG = Histogram(
     "Time from a change's commit to the delivery of its event to a subscriber",
     buckets=_LAG_BUCKETS,
 )
+KNOWN_READS = Counter(
+    "taskql_known_reads",
+    "Repeated reads (gql/known_reads.py): answered from a kept entry, entries kept, and "
+    "known reads handed to the full path (a failure, or a null for a non-null root)",
+    ["outcome"],
+)
 
 # Pool numbers, per process; summed over the live workers under --workers.
 POOL_SIZE = Gauge("taskql_db_pool_size", "Connections the pool keeps", multiprocess_mode="livesum")

@@ -48,8 +48,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.field import StrawberryField
 
+from db.errors import StatementTimedOut
 from db.services import json_reads
 from gql.errors import is_connection_failure
+from gql.known_reads import FAILED_ROOTS, RECORDING, RecordedRoot, spoil
 from gql.planned_json import Planner, resolver_arguments
 
 log = logging.getLogger("taskql.planned")
@@ -106,6 +108,8 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
                 return self._planned_root(
                     parent_type, source, field_details_list, path, position_context
                 )
+        if path.prev is None:
+            spoil()
         return super().execute_field(
             parent_type, source, field_details_list, path, position_context
         )
@@ -125,7 +129,8 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
             value = await self._answer(parent_type, source, key, field_details_list)
         except Exception as exc:  # noqa: BLE001 (any failure: graphql-core answers instead)
             PLANNING.reset(planning)
-            if isinstance(exc, SQLAlchemyError) or is_connection_failure(exc):
+            spoil()
+            if isinstance(exc, SQLAlchemyError | StatementTimedOut) or is_connection_failure(exc):
                 # Asking again would wait out a statement timeout or a dead server twice:
                 # the failure is reported at the root field (graphql-core would name the
                 # field whose loader failed; message and code are the same).
@@ -163,11 +168,36 @@ class PlannedExecutor(StrawberryGraphQLCoreExecutionContext):
                 # errors of several root fields come in the resolver path's order.
                 log.debug("%s: answered level by level: %r", key, reason)
             else:
+                failed = FAILED_ROOTS.get()
+                if failed is not None and key in failed:
+                    raise failed[key]  # this request's earlier attempt (gql/known_reads.py)
                 text = await ctx.db.run(lambda session: json_reads.answer(session, prepared))
+                self._record(key, parent_type, field_details_list, prepared, text)
                 return None if text is None else orjson.loads(text)
+        spoil()
         level = Level(self)
         [value] = await level.field(parent_type, [source], [None], key, field_details_list)
         return value
+
+    def _record(
+        self,
+        key: str,
+        parent_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        prepared: json_reads.Prepared,
+        text: str | None,
+    ) -> None:
+        """What this root field took, for gql/known_reads.py to answer the request again."""
+        recording = RECORDING.get()
+        if recording is None:
+            return
+        field_def = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
+        assert field_def is not None
+        nullable = not isinstance(field_def.type, GraphQLNonNull)
+        recording.roots[key] = RecordedRoot(prepared.sql, prepared.values, text, nullable)
+        recording.principal = self.context_value.principal
+        name = self.operation.name
+        recording.operation_name = name.value if name is not None else None
 
     def _prepared(
         self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList, dialect: Any

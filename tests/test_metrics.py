@@ -21,6 +21,7 @@ FAMILIES = {
     "taskql_graphql_errors",
     "taskql_graphql_sql_statements",
     "taskql_http_requests",
+    "taskql_known_reads",
     "taskql_db_pool_size",
     "taskql_db_pool_connections",
     "taskql_db_pool_checked_out",

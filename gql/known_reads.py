@@ -1,0 +1,294 @@
+"""Repeated reads answered from what the first one took: no Strawberry, no graphql-core.
+
+Clients read the same thing again and again: a dashboard polling, a page reloaded, an
+agent's loop, a list paged with the same document and variables. The first time, a read
+goes the whole way: Strawberry's view, graphql-core's parsing, validation and limits, the
+preflight checks and row budget, the caller, the plan (gql/planned.py). When every root
+field of it was answered by one JSON statement, what the answer took is kept: those
+statements with their bound values, keyed by the exact request body, the request headers
+that shape the answer, and the caller. The same request from the same caller then runs the
+same statements on one pooled connection, without a transaction (db/direct_reads.py), and
+builds the body exactly as the full path does (orjson over the statements' JSON).
+
+Why it is the same answer:
+- What the full path decides before its statements run is a function of the key: parsing,
+  validation, the limits, preflight and the plan depend on the document, the variables, the
+  operation name and the settings; the caller comes from the same token cache the full path
+  consults, so a revoked token stops working as soon as it does there (TASKQL_TOKEN_CACHE_SECONDS),
+  and a token due its last-used write goes the full way, which writes it.
+- The data is read fresh on every request: only the statements are kept.
+- An entry is kept only after the body built from the statements' own results was
+  byte-identical to the body the full path sent, with status 200 and no errors.
+- A statement that returns no row for a non-null root field, or any failure, hands the
+  request to the full path, which reports it as it reports every failure; a statement
+  that ran past the timeout is reported at its root field without being run again.
+
+Requests still pass through the body guard and the request observer (request id, log
+line, metrics with the operation's type and name, statement count). While tracing is on
+every request goes the full path, so that each has its spans.
+"""
+
+from collections import OrderedDict
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from db import direct_reads
+from db.errors import StatementTimedOut
+from db.services import tokens
+from db.services.tokens import Principal
+from gql.metrics import KNOWN_READS
+from gql.request_record import current_record
+
+# Bodies larger than this are not kept (nor are answers larger than MAX_ANSWER_BYTES):
+# the cache holds at most entries x this, and large documents are rarely repeated verbatim.
+MAX_BODY_BYTES = 16_384
+MAX_ANSWER_BYTES = 4_194_304
+
+
+@dataclass
+class RecordedRoot:
+    """One root field as the plan answered it."""
+
+    sql: str
+    values: tuple[Any, ...]
+    text: str | None
+    nullable: bool
+
+
+@dataclass
+class Recording:
+    """What the full path did for one request, filled by gql/planned.py as it goes."""
+
+    roots: dict[str, RecordedRoot] = field(default_factory=dict)
+    principal: Principal | None = None
+    operation_name: str | None = None
+    # False once anything was answered another way (graphql-core, the level path, an error).
+    replayable: bool = True
+
+
+# Set by the middleware around the full path; gql/planned.py records into it.
+RECORDING: ContextVar[Recording | None] = ContextVar("taskql_recording", default=None)
+# Root fields whose statement already failed in this request (the timeout): gql/planned.py
+# reports the failure at the field instead of running the statement again.
+FAILED_ROOTS: ContextVar[dict[str, BaseException] | None] = ContextVar(
+    "taskql_failed_roots", default=None
+)
+
+
+def spoil() -> None:
+    """This request's answer was not built by JSON statements alone: keep nothing."""
+    recording = RECORDING.get()
+    if recording is not None:
+        recording.replayable = False
+
+
+@dataclass(frozen=True)
+class KnownRead:
+    keys: tuple[str, ...]  # the root fields' response keys, in the answer's order
+    statements: tuple[direct_reads.Statement, ...]
+    nullable: tuple[bool, ...]
+    operation_name: str | None
+    headers: tuple[tuple[bytes, bytes], ...]  # the full path's (content-length: replaced)
+
+
+@dataclass
+class _Captured:
+    status: int = 0
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    chunks: list[bytes] = field(default_factory=list)
+    size: int = 0
+
+
+class KnownReads:
+    """ASGI middleware: answers a repeated read from its KnownRead, records the others."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        path: str,
+        size: int,
+        statement_timeout_ms: int,
+        token_touch_seconds: int,
+        metrics: bool = True,
+    ) -> None:
+        self.app = app
+        self.outcomes = (
+            {name: KNOWN_READS.labels(name) for name in ("answered", "kept", "handed_over")}
+            if metrics
+            else None
+        )
+        self.path = path
+        self.size = size
+        self.timeout_ms = statement_timeout_ms
+        self.touch_interval = timedelta(seconds=token_touch_seconds)
+        self.entries: OrderedDict[tuple[Any, ...], KnownRead] = OrderedDict()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.size <= 0
+            or scope["type"] != "http"
+            or scope["method"] != "POST"
+            or scope["path"] != self.path
+        ):
+            await self.app(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        if body is None:
+            return  # the client went away
+        principal, shape = self._request(scope)
+        known = self.entries.get((body, shape, principal)) if principal is not None else None
+        failed: dict[str, BaseException] | None = None
+        if known is not None:
+            self.entries.move_to_end((body, shape, principal))
+            try:
+                if await self._answer(scope, send, known):
+                    self._count("answered")
+                    return
+            except StatementTimedOut as exc:
+                # Not run again: the full path reports it at the root field it belongs to.
+                failed = {known.keys[exc.index]: exc}
+            except Exception:  # noqa: BLE001 (the full path meets it and reports it)
+                pass
+            self._count("handed_over")
+        await self._full_path(scope, body, shape, send, receive, failed)
+
+    def _request(self, scope: Scope) -> tuple[Principal | None, tuple[bytes, ...]]:
+        """The caller by the token cache (None: unknown or due a lookup), and the parts of
+        the request besides its body that shape how the full path answers it."""
+        authorization = content_type = accept = b""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = value
+            elif name == b"content-type":
+                content_type = value
+            elif name == b"accept":
+                accept = value
+        shape = (content_type, accept, scope.get("query_string", b""))
+        scheme, _, secret = authorization.decode("latin-1").partition(" ")
+        secret = secret.strip()
+        if scheme.lower() != "bearer" or not secret:
+            return None, shape
+        return tokens.recent.get(secret, touch_interval=self.touch_interval), shape
+
+    async def _answer(self, scope: Scope, send: Send, known: KnownRead) -> bool:
+        engine: AsyncEngine = scope["app"].state.engine
+        texts = await direct_reads.fetch_json(engine, known.statements, timeout_ms=self.timeout_ms)
+        data: dict[str, Any] = {}
+        for key, text, nullable in zip(known.keys, texts, known.nullable, strict=True):
+            if text is None and not nullable:
+                return False  # graphql-core's error for a null non-null field: the full path
+            data[key] = None if text is None else orjson.loads(text)
+        payload = orjson.dumps({"data": data})
+        record = current_record()
+        if record is not None:
+            record.operation_type, record.operation_name = "query", known.operation_name
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (name, str(len(payload)).encode() if name == b"content-length" else value)
+                    for name, value in known.headers
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": payload})
+        return True
+
+    async def _full_path(
+        self,
+        scope: Scope,
+        body: bytes,
+        shape: tuple[bytes, ...],
+        send: Send,
+        receive: Receive,
+        failed: dict[str, BaseException] | None,
+    ) -> None:
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()  # what follows the body: the client's disconnect
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        keep = len(body) <= MAX_BODY_BYTES and failed is None
+        captured = _Captured()
+
+        async def capture(message: Message) -> None:
+            if keep:
+                if message["type"] == "http.response.start":
+                    captured.status = message["status"]
+                    captured.headers = list(message.get("headers", ()))
+                elif message["type"] == "http.response.body" and captured.size <= MAX_ANSWER_BYTES:
+                    chunk = message.get("body", b"")
+                    captured.chunks.append(chunk)
+                    captured.size += len(chunk)
+            await send(message)
+
+        recording = Recording() if keep else None
+        recorded = RECORDING.set(recording)
+        failures = FAILED_ROOTS.set(failed)
+        try:
+            await self.app(scope, replay, capture)
+        finally:
+            FAILED_ROOTS.reset(failures)
+            RECORDING.reset(recorded)
+        if recording is not None and recording.principal is not None:
+            # Keyed by the caller the full path answered for: this request's token's.
+            self._keep((body, shape, recording.principal), recording, captured)
+
+    def _keep(self, key: tuple[Any, ...], recording: Recording, captured: _Captured) -> None:
+        if (
+            not recording.replayable
+            or not recording.roots
+            or captured.status != 200
+            or captured.size > MAX_ANSWER_BYTES
+        ):
+            return
+        sent = b"".join(captured.chunks)
+        try:
+            data = orjson.loads(sent)["data"]
+            keys = tuple(data)
+            roots = [recording.roots[k] for k in keys]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return
+        rebuilt = {
+            k: None if root.text is None else orjson.loads(root.text)
+            for k, root in zip(keys, roots, strict=True)
+        }
+        if orjson.dumps({"data": rebuilt}) != sent:
+            return
+        self.entries[key] = KnownRead(
+            keys=keys,
+            statements=tuple((root.sql, root.values) for root in roots),
+            nullable=tuple(root.nullable for root in roots),
+            operation_name=recording.operation_name,
+            headers=tuple(captured.headers),
+        )
+        self._count("kept")
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+    def _count(self, outcome: str) -> None:
+        if self.outcomes is not None:
+            self.outcomes[outcome].inc()
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
