@@ -39,6 +39,8 @@ class DatabaseUrlError(ValueError):
 class NormalizedUrl:
     url: URL
     connect_args: dict[str, Any] = field(default_factory=dict)
+    # Behind a transaction-mode pooler: no prepared statements, no startup settings.
+    pooled: bool = False
 
     @property
     def is_sqlite(self) -> bool:
@@ -87,11 +89,14 @@ def _normalize_postgresql(url: URL, disable_prepared_statements: bool) -> Normal
 
     # Transaction-mode poolers hand each transaction to any server connection,
     # where a prepared statement of another connection does not exist.
-    if disable_prepared_statements or "-pooler" in (url.host or ""):
+    pooled = disable_prepared_statements or "-pooler" in (url.host or "")
+    if pooled:
         connect_args["statement_cache_size"] = 0
         query["prepared_statement_cache_size"] = "0"
 
-    return NormalizedUrl(url.set(drivername="postgresql+asyncpg", query=query), connect_args)
+    return NormalizedUrl(
+        url.set(drivername="postgresql+asyncpg", query=query), connect_args, pooled=pooled
+    )
 
 
 def create_engine(
@@ -119,6 +124,17 @@ def _create_postgresql_engine(
     if settings.statement_timeout_ms:
         # Per transaction, not per session: it must hold behind a pooler too.
         connect_args["connection_class"] = timed_connection_class(settings.statement_timeout_ms)
+    if settings.random_page_cost and not normalized.pooled:
+        # The planner's price of a random page read, for this service's sessions only. At
+        # PostgreSQL's default (4, a spinning disk) a lookup by primary key in a table of a
+        # few hundred rows is planned as a sequential scan of all of them, once per row of
+        # the outer query: a nested read's worker and project lookups took 4.3 ms instead
+        # of 1.6 (docs/performance.md). A transaction-mode pooler refuses startup settings:
+        # there it is the database's (ALTER DATABASE ... SET random_page_cost = 1.1).
+        connect_args["server_settings"] = {
+            **connect_args.get("server_settings", {}),
+            "random_page_cost": str(settings.random_page_cost),
+        }
 
     pool_args: dict[str, Any] = (
         {"poolclass": NullPool}

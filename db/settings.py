@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = Field(
         default=10_000, ge=0, validation_alias="TASKQL_STATEMENT_TIMEOUT_MS"
     )
+    # PostgreSQL's random_page_cost for taskql's own sessions (db/engine.py); 0: the server's.
+    random_page_cost: float = Field(default=1.1, ge=0, validation_alias="TASKQL_RANDOM_PAGE_COST")
     # Transaction-mode poolers (PgBouncer, Neon "-pooler" hosts) cannot keep
     # prepared statements; hosts with "-pooler" in their name switch this on by themselves.
     disable_prepared_statements: bool = Field(

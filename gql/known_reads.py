@@ -28,6 +28,7 @@ line, metrics with the operation's type and name, statement count). While tracin
 every request goes the full path, so that each has its spans.
 """
 
+import logging
 from collections import OrderedDict
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ from db.services import tokens
 from db.services.tokens import Principal
 from gql.metrics import KNOWN_READS
 from gql.request_record import current_record
+
+log = logging.getLogger("taskql.known_reads")
 
 # Bodies larger than this are not kept (nor are answers larger than MAX_ANSWER_BYTES):
 # the cache holds at most entries x this, and large documents are rarely repeated verbatim.
@@ -244,7 +247,10 @@ class KnownReads:
             RECORDING.reset(recorded)
         if recording is not None and recording.principal is not None:
             # Keyed by the caller the full path answered for: this request's token's.
-            self._keep((body, shape, recording.principal), recording, captured)
+            try:
+                self._keep((body, shape, recording.principal), recording, captured)
+            except Exception:  # the answer is sent; only the entry is lost
+                log.warning("keeping a known read failed", exc_info=True)
 
     def _keep(self, key: tuple[Any, ...], recording: Recording, captured: _Captured) -> None:
         if (
