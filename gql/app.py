@@ -275,6 +275,7 @@ def create_app(
         ),
         statement_timeout_ms=settings.statement_timeout_ms,
         token_touch_seconds=settings.token_touch_interval_seconds,
+        token_cache_seconds=settings.token_cache_seconds,
         metrics=observability is not None and settings.metrics,
     )
     app.add_middleware(BodyGuard, path=GRAPHQL_PATH, max_body_bytes=settings.max_body_bytes)

@@ -48,21 +48,13 @@ class Context(BaseContext):
         self.principal_or_none = tokens.recent.get(token, touch_interval=touch_interval)
         if self.principal_or_none is not None:
             return
-        remember_for = self.settings.token_cache_seconds
         try:
-            found = await self.db.run(
-                lambda session: tokens.authenticate(
-                    session, token, touch_interval=touch_interval, remember_for=remember_for
-                )
+            self.principal_or_none = await tokens.look_up(
+                self.db,
+                token,
+                touch_interval=touch_interval,
+                remember_for=self.settings.token_cache_seconds,
             )
-            if found is None:
-                return
-            self.principal_or_none, stale = found
-            if stale:
-                # A write: in a write transaction, so concurrent requests with one token
-                # take SQLite's write lock in turn instead of failing to upgrade a read.
-                async with self.db.write() as session:
-                    await tokens.touch(session, self.principal_or_none.token_id)
         except Exception as exc:  # noqa: BLE001 (kept, and raised where a caller is needed)
             self.principal_or_none = None
             self.auth_failure = exc

@@ -211,6 +211,49 @@ async def test_a_statement_past_the_timeout_is_reported_at_its_field_once(
         assert not recovered.errors
 
 
+async def test_a_busy_token_is_looked_up_again_before_it_expires(
+    dialect: str, database: DatabaseUnderTest, member: Member
+) -> None:
+    """Half-way through TASKQL_TOKEN_CACHE_SECONDS one request looks the token up again in
+    the background: requests in a steady stream never all find it expired at once."""
+    if not on_postgresql(dialect):
+        pytest.skip("known reads: PostgreSQL")
+    async with own_app(database, member, token_cache_seconds=0.6) as gql:
+        await gql(TASKS, {"first": 1})  # the token is looked up at t=0
+        await asyncio.sleep(0.35)  # past half its time: the next request starts a refresh
+        before = answered()
+        await gql(TASKS, {"first": 1})
+        await asyncio.sleep(0.4)  # t=0.75: the first lookup has expired, the refresh not
+        await gql(TASKS, {"first": 1})
+        assert answered() == before + 2
+
+
+async def test_a_token_revoked_elsewhere_stops_at_its_next_refresh(
+    dialect: str, database: DatabaseUnderTest, member: Member
+) -> None:
+    if not on_postgresql(dialect):
+        pytest.skip("known reads: PostgreSQL")
+    async with own_app(database, member, token_cache_seconds=0.6) as gql:
+        await gql(TASKS, {"first": 1})
+        await gql(TASKS, {"first": 1})
+        # Revoked by another process: this one's cache does not hear of it.
+        admin = await asyncpg.connect(direct_dsn(database))
+        try:
+            await admin.execute(
+                "UPDATE api_token SET revoked_at = now() WHERE id = $1", member.token_id
+            )
+        finally:
+            await admin.close()
+        await asyncio.sleep(0.35)
+        still = await gql(TASKS, {"first": 1})  # within the cache's time: answered
+        assert not still.errors
+        await asyncio.sleep(0.1)  # the refresh it started found the token revoked
+
+        refused = await gql(TASKS, {"first": 1})
+
+        assert refused.codes == ["UNAUTHENTICATED"]
+
+
 class OwnClient(GraphQLClient):
     def __init__(self, http: httpx.AsyncClient, token: str, engine: AsyncEngine) -> None:
         super().__init__(http, token)

@@ -5,6 +5,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy import update
@@ -14,6 +15,9 @@ from sqlmodel import col, select
 from db.errors import NotFound
 from db.models import ApiToken, Worker, utcnow
 from db.services.caller import Caller
+
+if TYPE_CHECKING:
+    from db.session import RequestSession
 
 TOKEN_PREFIX = "tq_"
 
@@ -150,10 +154,33 @@ async def touch(session: AsyncSession, token_id: int) -> None:
     )
 
 
+async def look_up(
+    db: "RequestSession", secret: str, *, touch_interval: timedelta, remember_for: float
+) -> Principal | None:
+    """A token's principal (None: unknown or revoked), remembered in `recent`, with its
+    last_used_at written in the request's write transaction when due."""
+    found = await db.run(
+        lambda session: authenticate(
+            session, secret, touch_interval=touch_interval, remember_for=remember_for
+        )
+    )
+    if found is None:
+        recent.forget_secret(secret)
+        return None
+    principal, stale = found
+    if stale:
+        # A write: in a write transaction, so concurrent requests with one token take
+        # SQLite's write lock in turn instead of failing to upgrade a read.
+        async with db.write() as session:
+            await touch(session, principal.token_id)
+    return principal
+
+
 @dataclass(frozen=True)
 class _Remembered:
     principal: Principal
     expires: float  # time.monotonic()
+    refresh_after: float  # time.monotonic(): half-way to expires
     last_used_at: datetime | None
 
 
@@ -163,6 +190,9 @@ class RecentTokens:
     A request whose token was looked up a moment ago needs no round trip of its own for it.
     A revocation reaches every process within `ttl` (a revoke in this process at once), and
     a token whose last_used_at is due a write is looked up again, so the write happens.
+    Half-way through `ttl` a token is due a refresh (`lookup`): one caller looks it up again
+    while the others go on with the remembered principal, so that a busy token never expires
+    under all of its concurrent requests at once.
     """
 
     MAX_ENTRIES = 10_000
@@ -171,12 +201,24 @@ class RecentTokens:
         self._entries: dict[str, _Remembered] = {}
 
     def get(self, secret: str, *, touch_interval: timedelta) -> Principal | None:
+        return self.lookup(secret, touch_interval=touch_interval)[0]
+
+    def lookup(self, secret: str, *, touch_interval: timedelta) -> tuple[Principal | None, bool]:
+        """The remembered principal (None: look the token up), and whether it is due a
+        refresh: half its time gone, or its last_used_at due a write within that time."""
         entry = self._entries.get(hash_token(secret))
-        if entry is None or entry.expires <= time.monotonic():
-            return None
-        if entry.last_used_at is None or utcnow() - entry.last_used_at >= touch_interval:
-            return None
-        return entry.principal
+        now = time.monotonic()
+        if entry is None or entry.expires <= now:
+            return None, False
+        if entry.last_used_at is None:
+            return None, False
+        since_use = utcnow() - entry.last_used_at
+        if since_use >= touch_interval:
+            return None, False
+        due = now >= entry.refresh_after or since_use >= touch_interval - timedelta(
+            seconds=entry.expires - now
+        )
+        return entry.principal, due
 
     def remember(
         self, secret: str, principal: Principal, last_used_at: datetime | None, ttl: float
@@ -185,13 +227,17 @@ class RecentTokens:
             return
         if len(self._entries) >= self.MAX_ENTRIES:
             self._entries.clear()
+        now = time.monotonic()
         self._entries[hash_token(secret)] = _Remembered(
-            principal, time.monotonic() + ttl, last_used_at
+            principal, now + ttl, now + ttl / 2, last_used_at
         )
 
     def forget(self, token_id: int) -> None:
         for key in [k for k, v in self._entries.items() if v.principal.token_id == token_id]:
             del self._entries[key]
+
+    def forget_secret(self, secret: str) -> None:
+        self._entries.pop(hash_token(secret), None)
 
 
 recent = RecentTokens()
