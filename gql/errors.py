@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from graphql import GraphQLError
 from pydantic import ValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, PendingRollbackError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from db.errors import Conflict, DatabaseBusy, DomainError, Invalid, NotFound, StatementTimedOut
@@ -118,6 +118,11 @@ def _camel(name: str) -> str:
     return head + "".join(word.title() for word in rest)
 
 
+# SQLAlchemy's code for "Can't reconnect until invalid transaction is rolled back" (its other
+# PendingRollbackErrors, after a failed flush, are not about the connection).
+_INVALIDATED_MID_TRANSACTION = "8s2b"
+
+
 def is_connection_failure(exc: BaseException | None) -> bool:
     """The database could not be reached, as opposed to a query that failed."""
     seen: set[int] = set()
@@ -125,6 +130,9 @@ def is_connection_failure(exc: BaseException | None) -> bool:
         seen.add(id(exc))
         # OSError covers refused and reset connections, unreachable hosts and timeouts.
         if isinstance(exc, PoolTimeoutError | OSError):
+            return True
+        if isinstance(exc, PendingRollbackError) and exc.code == _INVALIDATED_MID_TRANSACTION:
+            # Another statement of the same session lost the connection first.
             return True
         if isinstance(exc, DBAPIError):
             if exc.connection_invalidated or "unable to open database" in str(exc.orig):
