@@ -42,6 +42,7 @@ from gql.observability import Observability
 from gql.request_record import note_errors
 from gql.schema import build_schema
 from gql.socket_context import SocketContext
+from gql.taskql_app import TaskqlApp
 
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
@@ -222,7 +223,7 @@ def create_app(
             # path (a document that never executed, a cancelled request).
             await db.close()
 
-    app = FastAPI(
+    app = TaskqlApp(
         title="taskql",
         lifespan=lifespan,
         docs_url=None,
@@ -263,7 +264,7 @@ def create_app(
     # Inside the body guard (it answers a body it refuses) and the observer (a repeated
     # read is logged and measured like any other). Off while anything asks for the full
     # path's per-field work: tracing spans, or the planner switched off.
-    app.add_middleware(
+    app.add_outer_middleware(
         KnownReads,
         path=GRAPHQL_PATH,
         size=(
@@ -278,7 +279,7 @@ def create_app(
         token_cache_seconds=settings.token_cache_seconds,
         metrics=observability is not None and settings.metrics,
     )
-    app.add_middleware(BodyGuard, path=GRAPHQL_PATH, max_body_bytes=settings.max_body_bytes)
+    app.add_outer_middleware(BodyGuard, path=GRAPHQL_PATH, max_body_bytes=settings.max_body_bytes)
     if observability is not None:
         observability.install(app, graphql_path=GRAPHQL_PATH, route_prefixes=[ASSETS_PATH])
     return app

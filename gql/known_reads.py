@@ -156,15 +156,18 @@ class KnownReads:
         failed: dict[str, BaseException] | None = None
         if known is not None:
             self.entries.move_to_end((body, shape, principal))
+            payload: bytes | None = None
             try:
-                if await self._answer(scope, send, known):
-                    self._count("answered")
-                    return
+                payload = await self._answer(scope, known)
             except StatementTimedOut as exc:
                 # Not run again: the full path reports it at the root field it belongs to.
                 failed = {known.keys[exc.index]: exc}
             except Exception:  # noqa: BLE001 (the full path meets it and reports it)
                 pass
+            if payload is not None:
+                await self._send(send, known, payload)
+                self._count("answered")
+                return
             self._count("handed_over")
         await self._full_path(scope, body, shape, send, receive, failed)
 
@@ -219,15 +222,19 @@ class KnownReads:
         finally:
             await db.close()
 
-    async def _answer(self, scope: Scope, send: Send, known: KnownRead) -> bool:
+    async def _answer(self, scope: Scope, known: KnownRead) -> bytes | None:
+        """The body, or None where graphql-core would report a null for a non-null root."""
         engine: AsyncEngine = scope["app"].state.engine
         texts = await direct_reads.fetch_json(engine, known.statements, timeout_ms=self.timeout_ms)
         data: dict[str, Any] = {}
         for key, text, nullable in zip(known.keys, texts, known.nullable, strict=True):
             if text is None and not nullable:
-                return False  # graphql-core's error for a null non-null field: the full path
+                return None
             data[key] = None if text is None else orjson.loads(text)
-        payload = orjson.dumps({"data": data})
+        return orjson.dumps({"data": data})
+
+    @staticmethod
+    async def _send(send: Send, known: KnownRead, payload: bytes) -> None:
         record = current_record()
         if record is not None:
             record.operation_type, record.operation_name = "query", known.operation_name
@@ -242,7 +249,6 @@ class KnownReads:
             }
         )
         await send({"type": "http.response.body", "body": payload})
-        return True
 
     async def _full_path(
         self,

@@ -3,7 +3,6 @@
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import Response
 
@@ -12,6 +11,7 @@ from db.statements import track_statements
 from gql import metrics
 from gql.observe import ObserverOptions, RequestObserver
 from gql.request_record import RecordOperation
+from gql.taskql_app import TaskqlApp
 
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
@@ -40,7 +40,7 @@ class Observability:
     def fastapi_telemetry(self) -> Any:
         return self.tracing.fastapi_telemetry() if self.tracing is not None else None
 
-    def install(self, app: FastAPI, *, graphql_path: str, route_prefixes: list[str]) -> None:
+    def install(self, app: TaskqlApp, *, graphql_path: str, route_prefixes: list[str]) -> None:
         """The /metrics route, and the request middleware (call last: it must be outermost)."""
         if self.serves_metrics_route:
 
@@ -60,7 +60,7 @@ class Observability:
             max_operation_names=self.settings.metrics_max_operation_names,
             trace_id=self._trace_id_function(),
         )
-        app.add_middleware(RequestObserver, options=options)
+        app.add_outer_middleware(RequestObserver, options=options)
 
     def start(self, engine: AsyncEngine) -> None:
         self._stops.append(track_statements(engine))
