@@ -51,6 +51,10 @@ from gql.request_record import current_record
 
 log = logging.getLogger("taskql.known_reads")
 
+# The request headers that decide a known read: the caller's token and how the full path
+# would answer (Strawberry's view reads the content type and what the client accepts).
+_SHAPING = frozenset({b"authorization", b"content-type", b"accept"})
+
 # Bodies larger than this are not kept (nor are answers larger than MAX_ANSWER_BYTES):
 # the cache holds at most entries x this, and large documents are rarely repeated verbatim.
 MAX_BODY_BYTES = 16_384
@@ -174,15 +178,17 @@ class KnownReads:
     def _request(self, scope: Scope) -> tuple[Principal | None, tuple[bytes, ...]]:
         """The caller by the token cache (None: unknown or due a lookup), and the parts of
         the request besides its body that shape how the full path answers it."""
-        authorization = content_type = accept = b""
+        found: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization = value
-            elif name == b"content-type":
-                content_type = value
-            elif name == b"accept":
-                accept = value
-        shape = (content_type, accept, scope.get("query_string", b""))
+            # The first of a repeated header, as Starlette's `headers.get` reads it.
+            if name in _SHAPING and name not in found:
+                found[name] = value
+        authorization = found.get(b"authorization", b"")
+        shape = (
+            found.get(b"content-type", b""),
+            found.get(b"accept", b""),
+            scope.get("query_string", b""),
+        )
         scheme, _, secret = authorization.decode("latin-1").partition(" ")
         secret = secret.strip()
         if scheme.lower() != "bearer" or not secret:

@@ -127,6 +127,23 @@ async def test_other_variables_and_other_callers_get_their_own_answers(
     assert [n["project"]["slug"] for n in body_of_other.data["tasks"]["nodes"]] == ["theirs"]
 
 
+async def test_a_repeated_header_is_read_as_the_full_path_reads_it(
+    dialect: str, engine: AsyncEngine, member: Member, gql: GraphQLClient
+) -> None:
+    """Two Authorization headers: the first decides, on the full path and on a known read."""
+    other = await make_member(engine, handle="@second")
+    body = '{"query": "{ me { handle } }"}'
+    headers = [
+        ("content-type", "application/json"),
+        ("authorization", f"Bearer {member.token}"),
+        ("authorization", f"Bearer {other.token}"),
+    ]
+    await GraphQLClient(gql.http, other.token)("{ me { handle } }")  # other's entry is kept
+    for _ in range(3):
+        response = await gql.http.post("/graphql", content=body, headers=headers)
+        assert response.json() == {"data": {"me": {"handle": member.handle}}}
+
+
 async def test_a_revoked_token_stops_working_at_once(
     dialect: str, engine: AsyncEngine, member: Member, gql: GraphQLClient
 ) -> None:
