@@ -130,3 +130,14 @@ async def test_project_statistics_are_python_s_numbers(
     assert stats["averageProgress"] == average
     assert isinstance(stats["averageProgress"], float | None)
     assert [s["count"] for s in stats["byStatus"]] == [len(progress), 0, 0]
+    # Each status's object in the order and under the names asked for (parity compares).
+    shaped = await gql(
+        "query ($id: ID!) { project(id: $id) { stats { byStatus"
+        " { n: count __typename s: status } } } }",
+        {"id": project_id},
+    )
+    assert shaped.data["project"]["stats"]["byStatus"][0] == {
+        "n": len(progress),
+        "__typename": "StatusCount",
+        "s": "PENDING",
+    }

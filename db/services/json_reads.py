@@ -300,18 +300,24 @@ class _Compiler:
         return sa.select(stats).select_from(counted).scalar_subquery()
 
     def by_status(self, counted: FromClause, part: Part) -> ColumnElement[Any]:
-        statuses = sa.values(
-            sa.column("rank", sa.Integer), sa.column("name", sa.Text), name="statuses"
-        ).data([(rank, member.name) for rank, member in enumerate(TaskStatus)])
-        one = counted.alias(f"one{self.aliases}")
-        count = sa.select(one.c.n).where(one.c.rank == statuses.c.rank).scalar_subquery()
-        status_count = _json_object(
-            part.fields,
-            "StatusCount",
-            {"status": lambda _: statuses.c.name, "count": lambda _: sa.func.coalesce(count, 0)},
-        )
-        members = sa.func.json_agg(aggregate_order_by(status_count, statuses.c.rank))
-        return sa.select(members).select_from(statuses).scalar_subquery()
+        """Every status in workflow order with its count (zeros included), from the same
+        pass over the grouped counts as the total: a second reading of the counts, once per
+        status, was planned as an index scan over the whole team's tasks of that status
+        (120 of 180 ms for 20 projects' stats on the benchmark's data)."""
+        stored_rank = sa.type_coerce(counted.c.rank, sa.SmallInteger)
+        members = []
+        for rank, member in enumerate(TaskStatus):
+            count = sa.func.coalesce(
+                sa.func.max(counted.c.n).filter(stored_rank == _int(rank)), _int(0)
+            )
+            members.append(
+                _json_object(
+                    part.fields,
+                    "StatusCount",
+                    {"status": _constant(_text(member.name)), "count": _constant(count)},
+                )
+            )
+        return sa.func.json_build_array(*members)
 
     def walk(self, direction: str, row: FromClause, item: Related) -> ColumnElement[Any]:
         """A task's ancestors (root first) or descendants (breadth-first, by id within a
@@ -545,6 +551,11 @@ def _int(value: int) -> ColumnElement[Any]:
     for a prepared statement (a LIMIT it cannot see is priced as a tenth of the table), so
     every execution was planned again: 20-30% of the statement's time."""
     return sa.literal_column(str(int(value)), sa.Integer)
+
+
+def _constant(value: ColumnElement[Any]) -> Callable[[Part], ColumnElement[Any]]:
+    """A renderer (for `_json_object`) of a value that does not depend on the part."""
+    return lambda _part: value
 
 
 def _text(value: str) -> ColumnElement[Any]:
