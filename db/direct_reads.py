@@ -14,6 +14,7 @@ they see every other statement.
 """
 
 import asyncio
+import contextlib
 import warnings
 import weakref
 from collections.abc import Sequence
@@ -71,10 +72,7 @@ def _turn(engine: AsyncEngine) -> asyncio.Semaphore | None:
 async def _fetch(
     engine: AsyncEngine, statements: Sequence[Statement], timeout_ms: int
 ) -> list[str | None]:
-    turn = _turn(engine)
-    if turn is None:
-        return await _fetch_on_connection(engine, statements, timeout_ms)
-    async with turn:
+    async with _turn(engine) or contextlib.nullcontext():
         return await _fetch_on_connection(engine, statements, timeout_ms)
 
 
@@ -94,10 +92,9 @@ async def _fetch_on_connection(
                 announce(None, None, sql, values, None, False)
             texts.append(await driver.fetchval(sql, *values, timeout=timeout))
     except BaseException as exc:
-        if not _server_reported(exc):
-            # Timed out (a cancellation in flight), cut off, or broken: never reused.
-            await greenlet_spawn(fairy.invalidate, exc if isinstance(exc, Exception) else None)
-        await greenlet_spawn(fairy.close)
+        # Timed out (a cancellation in flight), cut off, or broken: never reused.
+        broken = not _server_reported(exc)
+        await greenlet_spawn(_close, fairy, exc if broken and isinstance(exc, Exception) else None)
         if isinstance(exc, TimeoutError):
             raise StatementTimedOut(len(texts)) from None
         raise
@@ -132,6 +129,13 @@ async def _checkin(sync_engine: Engine, fairy: PoolProxiedConnection) -> None:
         fairy.close()  # reset (no transaction is open: nothing to roll back) and queued
     else:
         await greenlet_spawn(fairy.close)  # an overflow connection: closed
+
+
+def _close(fairy: PoolProxiedConnection, broken_by: Exception | None) -> None:
+    """Back to the pool after a failure; discarded first when the connection is broken."""
+    if broken_by is not None:
+        fairy.invalidate(broken_by)
+    fairy.close()
 
 
 def _server_reported(exc: BaseException) -> bool:

@@ -15,7 +15,8 @@ Why it is the same answer:
   validation, the limits, preflight and the plan depend on the document, the variables, the
   operation name and the settings; the caller comes from the same token cache the full path
   consults, so a revoked token stops working as soon as it does there (TASKQL_TOKEN_CACHE_SECONDS),
-  and a token due its last-used write goes the full way, which writes it.
+  and its last-used write happens as there (ahead of time, by the refresh below, or on
+  the full path when it is due).
 - The data is read fresh on every request: only the statements are kept.
 - An entry is kept only after the body built from the statements' own results was
   byte-identical to the body the full path sent, with status 200 and no errors.
@@ -32,6 +33,7 @@ import asyncio
 import contextvars
 import logging
 from collections import OrderedDict
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -232,12 +234,10 @@ class KnownReads:
         """The body, or None where graphql-core would report a null for a non-null root."""
         engine: AsyncEngine = scope["app"].state.engine
         texts = await direct_reads.fetch_json(engine, known.statements, timeout_ms=self.timeout_ms)
-        data: dict[str, Any] = {}
-        for key, text, nullable in zip(known.keys, texts, known.nullable, strict=True):
+        for text, nullable in zip(texts, known.nullable, strict=True):
             if text is None and not nullable:
                 return None
-            data[key] = None if text is None else orjson.loads(text)
-        return orjson.dumps({"data": data})
+        return _body(known.keys, texts)
 
     @staticmethod
     async def _send(send: Send, known: KnownRead, payload: bytes) -> None:
@@ -318,11 +318,7 @@ class KnownReads:
             roots = [recording.roots[k] for k in keys]
         except (orjson.JSONDecodeError, KeyError, TypeError):
             return
-        rebuilt = {
-            k: None if root.text is None else orjson.loads(root.text)
-            for k, root in zip(keys, roots, strict=True)
-        }
-        if orjson.dumps({"data": rebuilt}) != sent:
+        if _body(keys, [root.text for root in roots]) != sent:
             return
         self.entries[key] = KnownRead(
             keys=keys,
@@ -338,6 +334,16 @@ class KnownReads:
     def _count(self, outcome: str) -> None:
         if self.outcomes is not None:
             self.outcomes[outcome].inc()
+
+
+def _body(keys: Sequence[str], texts: Sequence[str | None]) -> bytes:
+    """The response body from the root fields' JSON, as the full path writes it (orjson
+    over the values gql/planned.py parsed): the one writing both keeping and answering use."""
+    data = {
+        key: None if text is None else orjson.loads(text)
+        for key, text in zip(keys, texts, strict=True)
+    }
+    return orjson.dumps({"data": data})
 
 
 async def _read_body(receive: Receive) -> bytes | None:
