@@ -32,6 +32,7 @@ from db.engine import create_engine, create_session_factory
 from db.events.service import Events
 from db.session import RequestSession, write_gate_for
 from db.settings import Settings, get_settings
+from db.token_refresh import TokenRefresher
 from gql.context import Context
 from gql.errors import BUSY_MESSAGE, Code, format_error
 from gql.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
@@ -185,6 +186,12 @@ def create_app(
         app.state.write_gate = write_gate_for(
             app.state.engine, settings.sqlite_write_queue_timeout_seconds
         )
+        app.state.token_refresher = TokenRefresher(
+            app.state.session_factory,
+            app.state.write_gate,
+            touch_interval=timedelta(seconds=settings.token_touch_interval_seconds),
+            cache_seconds=settings.token_cache_seconds,
+        )
         if observability is not None:
             observability.start(app.state.engine)
         app.state.events = Events(app.state.engine, settings)
@@ -194,6 +201,7 @@ def create_app(
             yield
         finally:
             await app.state.events.close()
+            await app.state.token_refresher.close()
             if observability is not None:
                 observability.stop()
             if owned:
@@ -217,7 +225,12 @@ def create_app(
             return
         db = RequestSession(factory(), write_gate=connection.app.state.write_gate)
         try:
-            yield Context(db=db, settings=settings, token=bearer_token(connection))
+            yield Context(
+                db=db,
+                settings=settings,
+                token=bearer_token(connection),
+                refresher=connection.app.state.token_refresher,
+            )
         finally:
             # Usually ended already by the operation boundary; this covers every other
             # path (a document that never executed, a cancelled request).
@@ -275,8 +288,6 @@ def create_app(
             else 0
         ),
         statement_timeout_ms=settings.statement_timeout_ms,
-        token_touch_seconds=settings.token_touch_interval_seconds,
-        token_cache_seconds=settings.token_cache_seconds,
         metrics=observability is not None and settings.metrics,
     )
     app.add_outer_middleware(BodyGuard, path=GRAPHQL_PATH, max_body_bytes=settings.max_body_bytes)

@@ -4,7 +4,6 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +14,7 @@ from db.services.caller import Caller
 from db.services.tokens import Principal
 from db.session import RequestSession
 from db.settings import Settings
+from db.token_refresh import TokenRefresher
 from gql.errors import (
     UNAVAILABLE_MESSAGE,
     ServiceUnavailable,
@@ -31,6 +31,7 @@ class Context(BaseContext):
     db: RequestSession
     settings: Settings
     token: str | None
+    refresher: TokenRefresher
     principal_or_none: Principal | None = None
     auth_failure: BaseException | None = field(default=None, repr=False)
     _loaders: "Loaders | None" = field(default=None, repr=False)
@@ -44,16 +45,15 @@ class Context(BaseContext):
         if self.token is None:
             return
         token = self.token
-        touch_interval = timedelta(seconds=self.settings.token_touch_interval_seconds)
-        self.principal_or_none = tokens.recent.get(token, touch_interval=touch_interval)
+        self.principal_or_none = self.refresher.principal(token)
         if self.principal_or_none is not None:
             return
         try:
             self.principal_or_none = await tokens.look_up(
                 self.db,
                 token,
-                touch_interval=touch_interval,
-                remember_for=self.settings.token_cache_seconds,
+                touch_interval=self.refresher.touch_interval,
+                remember_for=self.refresher.cache_seconds,
             )
         except Exception as exc:  # noqa: BLE001 (kept, and raised where a caller is needed)
             self.principal_or_none = None

@@ -14,9 +14,9 @@ Why it is the same answer:
 - What the full path decides before its statements run is a function of the key: parsing,
   validation, the limits, preflight and the plan depend on the document, the variables, the
   operation name and the settings; the caller comes from the same token cache the full path
-  consults, so a revoked token stops working as soon as it does there (TASKQL_TOKEN_CACHE_SECONDS),
-  and its last-used write happens as there (ahead of time, by the refresh below, or on
-  the full path when it is due).
+  consults (through the app's one db/token_refresh.py), so a revoked token stops working as
+  soon as it does there (TASKQL_TOKEN_CACHE_SECONDS), and its last-used write happens as
+  there (ahead of time, by the refresh, or on the full path when it is due).
 - The data is read fresh on every request: only the statements are kept.
 - An entry is kept only after the body built from the statements' own results was
   byte-identical to the body the full path sent, with status 200 and no errors.
@@ -29,14 +29,11 @@ line, metrics with the operation's type and name, statement count). While tracin
 every request goes the full path, so that each has its spans.
 """
 
-import asyncio
-import contextvars
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -45,9 +42,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from db import direct_reads
 from db.errors import StatementTimedOut
-from db.services import tokens
 from db.services.tokens import Principal
-from db.session import RequestSession
+from db.token_refresh import TokenRefresher
 from gql.metrics import KNOWN_READS
 from gql.request_record import current_record
 
@@ -127,13 +123,9 @@ class KnownReads:
         path: str,
         size: int,
         statement_timeout_ms: int,
-        token_touch_seconds: int,
-        token_cache_seconds: float,
         metrics: bool = True,
     ) -> None:
         self.app = app
-        self.token_ttl = timedelta(seconds=token_cache_seconds)
-        self.refreshing: dict[str, asyncio.Task[None]] = {}
         self.outcomes = (
             {name: KNOWN_READS.labels(name) for name in ("answered", "kept", "handed_over")}
             if metrics
@@ -142,7 +134,6 @@ class KnownReads:
         self.path = path
         self.size = size
         self.timeout_ms = statement_timeout_ms
-        self.touch_interval = timedelta(seconds=token_touch_seconds)
         self.entries: OrderedDict[tuple[Any, ...], KnownRead] = OrderedDict()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -195,40 +186,8 @@ class KnownReads:
         secret = secret.strip()
         if scheme.lower() != "bearer" or not secret:
             return None, shape
-        principal, due = tokens.recent.lookup(secret, touch_interval=self.touch_interval)
-        if due:
-            self._refresh(scope, secret)
-        return principal, shape
-
-    def _refresh(self, scope: Scope, secret: str) -> None:
-        """Look a busy token up again before it expires, once, while its requests go on:
-        otherwise, once a second, every request in flight with it found it expired at once
-        and all of them took the full path (a burst that was most of the p99 latency)."""
-        digest = tokens.hash_token(secret)
-        if digest in self.refreshing:
-            return
-        # A context of its own: its statements are not the triggering request's.
-        task = asyncio.get_running_loop().create_task(
-            self._look_up(scope["app"].state, secret), context=contextvars.Context()
-        )
-        self.refreshing[digest] = task
-        task.add_done_callback(lambda _: self.refreshing.pop(digest, None))
-
-    async def _look_up(self, state: Any, secret: str) -> None:
-        db = RequestSession(state.session_factory(), write_gate=state.write_gate)
-        try:
-            # last_used_at is written a little early, so that no request finds it due.
-            await tokens.look_up(
-                db,
-                secret,
-                touch_interval=max(self.touch_interval - self.token_ttl, timedelta(0)),
-                remember_for=self.token_ttl.total_seconds(),
-            )
-            await db.end(commit=True)
-        except Exception:  # the token expires as usual, and its next request looks it up
-            log.info("refreshing a token ahead of its expiry failed", exc_info=True)
-        finally:
-            await db.close()
+        refresher: TokenRefresher = scope["app"].state.token_refresher
+        return refresher.principal(secret), shape
 
     async def _answer(self, scope: Scope, known: KnownRead) -> bytes | None:
         """The body, or None where graphql-core would report a null for a non-null root."""

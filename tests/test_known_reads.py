@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 import httpx
 import pytest
+import sqlalchemy
 from prometheus_client import REGISTRY
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -245,6 +246,32 @@ async def test_a_busy_token_is_looked_up_again_before_it_expires(
         assert answered() == before + 2
 
 
+async def test_the_full_path_refreshes_a_busy_token_too(
+    database: DatabaseUnderTest, member: Member
+) -> None:
+    """Reads that are not repeated, mutations, and every read on SQLite take the full path;
+    there too a token in steady use is looked up again before it expires, never by all of
+    its requests at once (db/token_refresh.py)."""
+    async with own_app(database, member, token_cache_seconds=1.0, known_reads=0) as gql:
+        seen: list[str] = []
+
+        def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+            seen.append(statement)
+
+        sqlalchemy.event.listen(gql.engine.sync_engine, "before_cursor_execute", record)
+        assert not (await gql("{ me { id } }")).errors  # looked up at t=0, kept until t=1
+        await asyncio.sleep(0.9)  # past half its time: this request starts a refresh
+        assert not (await gql("{ me { handle } }")).errors
+        # t=1.15: the first lookup has expired; the refresh's is neither expired nor due
+        # (t=1.4), so this request starts none.
+        await asyncio.sleep(0.25)
+        seen.clear()
+
+        assert not (await gql("{ me { name } }")).errors
+
+        assert seen and not [s for s in seen if "api_token" in s]
+
+
 async def test_a_token_revoked_elsewhere_stops_at_its_next_refresh(
     dialect: str, database: DatabaseUnderTest, member: Member
 ) -> None:
@@ -284,7 +311,9 @@ async def own_app(
 ) -> AsyncIterator[OwnClient]:
     """An app on an engine of its own, whose connections carry an application name."""
     marker = f"known-reads-{uuid.uuid4().hex[:8]}"
-    url = make_url(database.url).update_query_dict({"application_name": marker})
+    url = make_url(database.url)
+    if url.get_backend_name() == "postgresql":
+        url = url.update_query_dict({"application_name": marker})
     settings = database.settings(database_url=url.render_as_string(False), **overrides)
     engine = create_engine(settings)
     app = create_app(settings, engine=engine)
