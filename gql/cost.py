@@ -7,6 +7,7 @@ rows it can return: its page size times the page sizes of the connections above 
 """
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from graphql import (
@@ -14,17 +15,30 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLObjectType,
+    GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
+    get_named_type,
 )
 
 from db.services.pagination import DEFAULT_PAGE_SIZE
 
-# The fields that return a page of rows (cursor connections).
-CONNECTION_FIELDS = frozenset({"tasks", "projects", "workers", "subtasks", "auditLog"})
+
+@lru_cache(maxsize=8)  # one entry per schema; an app builds one
+def connection_fields(schema: GraphQLSchema) -> frozenset[str]:
+    """The names of the fields that return a page of rows: read off the schema, so that a
+    new connection field counts against the budget the moment it exists."""
+    return frozenset(
+        name
+        for graphql_type in schema.type_map.values()
+        if isinstance(graphql_type, GraphQLObjectType) and not graphql_type.name.startswith("__")
+        for name, field in graphql_type.fields.items()
+        if get_named_type(field.type).name.endswith("Connection")
+    )
 
 
 def estimated_rows(
@@ -33,6 +47,7 @@ def estimated_rows(
     variables: Mapping[str, Any],
     *,
     max_page_size: int,
+    connections: frozenset[str],
 ) -> int:
     """The estimate for one operation, given its coerced variables.
 
@@ -40,7 +55,7 @@ def estimated_rows(
     largest valid one: the estimate stays an upper bound, and the resolver's own message
     ("first must be at most 100") tells the client what is wrong, whatever the number.
     """
-    sizes = _PageSizes(variables, max_page_size)
+    sizes = _PageSizes(variables, max_page_size, connections)
     return _selection(operation.selection_set, 1, fragments, sizes, frozenset())
 
 
@@ -49,11 +64,17 @@ def operation_fragments(document: DocumentNode) -> dict[str, FragmentDefinitionN
 
 
 class _PageSizes:
-    def __init__(self, variables: Mapping[str, Any], max_page_size: int) -> None:
+    def __init__(
+        self, variables: Mapping[str, Any], max_page_size: int, connections: frozenset[str]
+    ) -> None:
         self.variables = variables
         self.max_page_size = max_page_size
+        self.connections = connections
 
-    def of(self, field: FieldNode) -> int:
+    def of(self, field: FieldNode) -> int | None:
+        """The most rows `field` can return per parent; None when it is not a page of rows."""
+        if field.name.value not in self.connections:
+            return None
         sizes = [
             self._int(argument.value)
             for argument in field.arguments or ()
@@ -86,7 +107,7 @@ def _selection(
     total = 0
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
-            factor = sizes.of(selection) if selection.name.value in CONNECTION_FIELDS else None
+            factor = sizes.of(selection)
             rows = multiplier * factor if factor is not None else multiplier
             if factor is not None:
                 total += rows

@@ -14,12 +14,12 @@ from typing import Any, Generic, TypeVar
 from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.services import assignments, queries, stats, trees
-from db.services.catalog import PROJECT, TASK, WORKER
-from db.services.entities import TASKS
+from db.services import assignments, stats, trees
 from db.services.filters import Tree
 from db.services.pagination import SortKey, Window
-from db.services.queries import Partition
+from db.services.projects import projects
+from db.services.tasks import TaskParent, tasks
+from db.services.workers import workers
 from db.session import RequestEnded, RequestSession
 from gql.types.assignment import TaskAssignmentObject, assignment_from_row
 from gql.types.connection import Connection, connection
@@ -153,21 +153,21 @@ class Loaders:
     @cached_property
     def task_by_id(self) -> BatchLoader[int, TaskObject | None]:
         async def fetch(session: AsyncSession, ids: list[int]) -> dict[int, TaskObject]:
-            return _each(task_from_row, await queries.by_ids(session, TASK, self._team, ids))
+            return _each(task_from_row, await tasks.by_ids(session, self._team, ids))
 
         return self._loader(fetch)
 
     @cached_property
     def project_by_id(self) -> BatchLoader[int, ProjectObject | None]:
         async def fetch(session: AsyncSession, ids: list[int]) -> dict[int, ProjectObject]:
-            return _each(project_from_row, await queries.by_ids(session, PROJECT, self._team, ids))
+            return _each(project_from_row, await projects.by_ids(session, self._team, ids))
 
         return self._loader(fetch)
 
     @cached_property
     def worker_by_id(self) -> BatchLoader[int, WorkerObject | None]:
         async def fetch(session: AsyncSession, ids: list[int]) -> dict[int, WorkerObject]:
-            return _each(worker_from_row, await queries.by_ids(session, WORKER, self._team, ids))
+            return _each(worker_from_row, await workers.by_ids(session, self._team, ids))
 
         return self._loader(fetch)
 
@@ -180,7 +180,9 @@ class Loaders:
         async def fetch(session: AsyncSession, ids: list[int]) -> _Assignments:
             found = await assignments.for_tasks(session, self._team, ids)
             return {
-                task_id: [assignment_from_row(row, self._worker_of(row)) for row in rows]
+                task_id: [
+                    assignment_from_row(row, loaded_worker=self._worker_of(row)) for row in rows
+                ]
                 for task_id, rows in found.items()
             }
 
@@ -220,7 +222,7 @@ class Loaders:
     @cached_property
     def project_stats(self) -> BatchLoader[int, TaskStatsObject]:
         async def fetch(session: AsyncSession, ids: list[int]) -> dict[int, TaskStatsObject]:
-            found = await stats.project_stats(session, TASKS, self._team, ids)
+            found = await stats.project_stats(session, self._team, ids)
             return {key: stats_object(value) for key, value in found.items()}
 
         return self._loader(fetch)
@@ -229,34 +231,30 @@ class Loaders:
 
     def task_connections(
         self,
-        relation: str,
-        partition: Partition,
+        parent: TaskParent,
         where: Tree | None,
         keys: Sequence[SortKey],
         win: Window,
     ) -> BatchLoader[int, Connection[TaskObject]]:
-        """`relation`'s first page per parent; one loader per argument set, so they never mix."""
-        counts = self.task_counts(relation, partition, where)
+        """The first page of tasks under each `parent` (a project, a task, a worker); one
+        loader per argument set, so they never mix."""
+        counts = self.task_counts(parent, where)
 
         async def fetch(session: AsyncSession, ids: list[int]) -> dict[int, Connection[TaskObject]]:
-            pages = await queries.child_pages(
-                session, TASKS, self._team, partition, ids, where, keys, win
-            )
+            pages = await tasks.pages_under(session, self._team, parent, ids, where, keys, win)
             return {
-                parent: connection(page, task_from_row, partial(counts.load, parent))
-                for parent, page in pages.items()
+                key: connection(page, task_from_row, partial(counts.load, key))
+                for key, page in pages.items()
             }
 
-        signature = _signature("pages", relation, where, keys, win)
+        signature = _signature("pages", parent, where, keys, win)
         return self._keyed(signature, lambda: self._loader(fetch))
 
-    def task_counts(
-        self, relation: str, partition: Partition, where: Tree | None
-    ) -> BatchLoader[int, int]:
+    def task_counts(self, parent: TaskParent, where: Tree | None) -> BatchLoader[int, int]:
         async def fetch(session: AsyncSession, ids: list[int]) -> Mapping[int, int]:
-            return await queries.child_counts(session, TASKS, self._team, partition, ids, where)
+            return await tasks.counts_under(session, self._team, parent, ids, where)
 
-        return self._keyed(_signature("counts", relation, where), lambda: self._loader(fetch, 0))
+        return self._keyed(_signature("counts", parent, where), lambda: self._loader(fetch, 0))
 
 
 def build_loaders(db: RequestSession, team_id: int | None) -> Loaders:

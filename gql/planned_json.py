@@ -37,11 +37,11 @@ from db.services.json_reads import (
     Scalar,
     Unplannable,
 )
+from gql.connection_args import order_keys, page_window
 from gql.context import Context
 from gql.ids import parse_id
 from gql.inputs import to_tree
 from gql.lookups import project_lookup, worker_lookup
-from gql.paging import order_keys, page_window
 
 _DEFINITION = "strawberry-definition"
 

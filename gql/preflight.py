@@ -17,7 +17,7 @@ from graphql import (
 from strawberry.types import ExecutionContext
 
 from db.settings import Settings
-from gql.cost import estimated_rows, operation_fragments
+from gql.cost import connection_fields, estimated_rows, operation_fragments
 from gql.errors import Code
 from gql.nul_strings import nul_variable_errors
 
@@ -52,6 +52,7 @@ def preflight_errors(execution: ExecutionContext, settings: Settings) -> list[Gr
         operation_fragments(document),
         coerced.coerced,
         max_page_size=settings.max_page_size,
+        connections=connection_fields(schema),
     )
     if rows > settings.max_rows:
         return [

@@ -6,12 +6,16 @@ from typing import Any, TypeVar
 import strawberry
 from strawberry.types import Info
 
-from db.services import queries, stats
-from db.services.entities import AUDIT_ENTRIES, PROJECTS, TASKS, WORKERS
+from db.services import stats
+from db.services.audit import audit_log
 from db.services.filters import Tree
 from db.services.pagination import SortKey, Window
-from db.services.queries import Entity
+from db.services.projects import projects
+from db.services.row_reads import ScopedReads
+from db.services.tasks import tasks
 from db.services.teams import teams
+from db.services.workers import workers
+from gql.connection_args import order_keys, page_window
 from gql.context import Context
 from gql.ids import parse_id
 from gql.inputs import (
@@ -25,7 +29,6 @@ from gql.inputs import (
     to_tree,
 )
 from gql.lookups import project_lookup, worker_lookup
-from gql.paging import order_keys, page_window
 from gql.types.audit import AuditEntryObject, audit_from_row
 from gql.types.connection import Connection, connection
 from gql.types.project import ProjectObject, project_from_row
@@ -41,17 +44,17 @@ _NEWEST_FIRST = (SortKey("id", descending=True),)
 
 async def _connection(
     ctx: Context,
-    entity: Entity,
+    reads: ScopedReads,
     tree: Tree | None,
     keys: tuple[SortKey, ...],
     win: Window,
     to_node: Callable[[Any], NodeT],
 ) -> Connection[NodeT]:
     team_id = ctx.team_id
-    page = await ctx.db.run(lambda session: queries.page(session, entity, team_id, tree, keys, win))
+    page = await ctx.db.run(lambda session: reads.page(session, team_id, tree, keys, win))
 
     async def count() -> int:
-        return await ctx.db.run(lambda session: queries.count(session, entity, team_id, tree))
+        return await ctx.db.run(lambda session: reads.count(session, team_id, tree))
 
     return connection(page, to_node, count)
 
@@ -80,7 +83,7 @@ class Query:
         ctx = info.context
         tree = project_lookup(id, slug)
         team_id = ctx.team_id
-        row = await ctx.db.run(lambda session: queries.first(session, PROJECTS, team_id, tree))
+        row = await ctx.db.run(lambda session: projects.first(session, team_id, tree))
         return None if row is None else project_from_row(row)
 
     @strawberry.field
@@ -97,7 +100,7 @@ class Query:
         ctx = info.context
         win = page_window(ctx, first, after, last, before)
         return await _connection(
-            ctx, PROJECTS, to_tree(where), order_keys(order_by), win, project_from_row
+            ctx, projects, to_tree(where), order_keys(order_by), win, project_from_row
         )
 
     @strawberry.field(description="A task by id; null when it does not exist in your team.")
@@ -118,7 +121,7 @@ class Query:
         ctx = info.context
         win = page_window(ctx, first, after, last, before)
         return await _connection(
-            ctx, TASKS, to_tree(where), order_keys(order_by), win, task_from_row
+            ctx, tasks, to_tree(where), order_keys(order_by), win, task_from_row
         )
 
     @strawberry.field
@@ -128,7 +131,7 @@ class Query:
         ctx = info.context
         tree = to_tree(where)
         team_id = ctx.team_id
-        result = await ctx.db.run(lambda session: stats.task_stats(session, TASKS, team_id, tree))
+        result = await ctx.db.run(lambda session: stats.task_stats(session, team_id, tree))
         return stats_object(result)
 
     @strawberry.field(description="A worker by id or handle (both must match when both are given).")
@@ -138,7 +141,7 @@ class Query:
         ctx = info.context
         tree = worker_lookup(id, handle)
         team_id = ctx.team_id
-        row = await ctx.db.run(lambda session: queries.first(session, WORKERS, team_id, tree))
+        row = await ctx.db.run(lambda session: workers.first(session, team_id, tree))
         return None if row is None else worker_from_row(row)
 
     @strawberry.field
@@ -155,7 +158,7 @@ class Query:
         ctx = info.context
         win = page_window(ctx, first, after, last, before)
         return await _connection(
-            ctx, WORKERS, to_tree(where), order_keys(order_by), win, worker_from_row
+            ctx, workers, to_tree(where), order_keys(order_by), win, worker_from_row
         )
 
     @strawberry.field(description="Every recorded change, newest first.")
@@ -168,6 +171,4 @@ class Query:
     ) -> Connection[AuditEntryObject]:
         ctx = info.context
         win = page_window(ctx, first, after)
-        return await _connection(
-            ctx, AUDIT_ENTRIES, to_tree(where), _NEWEST_FIRST, win, audit_from_row
-        )
+        return await _connection(ctx, audit_log, to_tree(where), _NEWEST_FIRST, win, audit_from_row)

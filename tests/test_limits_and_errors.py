@@ -200,7 +200,8 @@ async def test_multiplied_pages_are_refused_before_sql(
 def test_row_estimate() -> None:
     from graphql import OperationDefinitionNode, parse
 
-    from gql.cost import estimated_rows, operation_fragments
+    from gql.cost import connection_fields, estimated_rows, operation_fragments
+    from gql.schema import schema
 
     doc = parse(
         "query A { tasks { nodes { subtasks(first: 3) { totalCount } } } }"
@@ -220,6 +221,7 @@ def test_row_estimate() -> None:
             operation_fragments(doc),
             variables or {},
             max_page_size=max_page_size,
+            connections=connection_fields(schema._schema),
         )
 
     assert rows("A") == 20 + 20 * 3  # first defaults to 20

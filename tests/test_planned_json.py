@@ -141,3 +141,16 @@ async def test_project_statistics_are_python_s_numbers(
         "__typename": "StatusCount",
         "s": "PENDING",
     }
+
+
+def test_every_resolver_field_of_a_planned_type_is_compiled() -> None:
+    """A relation added to a type without its entry in RELATIONS would still be answered (by
+    the resolver path), but every read that touches it would lose the planned path."""
+    schema = build_schema(Settings())._schema
+    for type_name, entity in ENTITY_OF_TYPE.items():
+        object_type = schema.get_type(type_name)
+        assert isinstance(object_type, GraphQLObjectType)
+        for field in object_type.fields.values():
+            definition = field.extensions["strawberry-definition"]
+            if definition.base_resolver is not None:
+                assert (entity, definition.python_name) in RELATIONS, (type_name, field)

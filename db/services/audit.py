@@ -18,6 +18,8 @@ from sqlmodel import SQLModel
 from db.events import outbox
 from db.models import AuditAction
 from db.services.caller import Caller
+from db.services.catalog import AUDIT_ENTRIES
+from db.services.row_reads import ScopedReads
 
 Changes = dict[str, list[Any]]
 
@@ -92,3 +94,12 @@ def record(
     if rows:
         outbox.add(session, rows)
     return len(rows)
+
+
+class AuditLog(ScopedReads):
+    """Reading the trail back: the team's entries, filtered and paged."""
+
+    entity = AUDIT_ENTRIES
+
+
+audit_log = AuditLog()

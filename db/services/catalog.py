@@ -9,6 +9,7 @@ from db.models import AuditEntry, Project, Task, TaskAssignment, Worker
 from db.models.enums import TaskPriority, TaskStatus, WorkerType
 from db.services.filters import Condition, Filterable, register
 from db.services.pagination import Sortable, SortField
+from db.services.row_reads import Entity
 
 TASK: sa.Table = Task.__table__  # type: ignore[attr-defined]
 PROJECT: sa.Table = Project.__table__  # type: ignore[attr-defined]
@@ -147,3 +148,9 @@ WORKER_SORT = Sortable(
     },
 )
 AUDIT_SORT = Sortable("AuditEntry", {"id": SortField("id", "int")})
+
+# Filters and orders bound together: what a service reads its entity's rows with.
+TASKS = Entity(TASK_FILTER, TASK_SORT)
+PROJECTS = Entity(PROJECT_FILTER, PROJECT_SORT)
+WORKERS = Entity(WORKER_FILTER, WORKER_SORT)
+AUDIT_ENTRIES = Entity(AUDIT_FILTER, AUDIT_SORT)

@@ -30,11 +30,10 @@ from sqlalchemy.sql import ColumnElement, FromClause
 from db.models.enums import TaskStatus
 from db.models.types import RankedEnum
 from db.services import trees
-from db.services.catalog import ASSIGNMENT, PROJECT, TASK, WORKER
-from db.services.entities import PROJECTS, TASKS, WORKERS
+from db.services.catalog import ASSIGNMENT, PROJECT, PROJECTS, TASK, TASKS, WORKER, WORKERS
 from db.services.filters import Tree, compile_where
 from db.services.pagination import SortKey, Window, decode_cursor, order_clauses, seek
-from db.services.queries import Entity
+from db.services.row_reads import Entity
 
 # PostgreSQL functions take at most 100 arguments: json_build_object 50 keys.
 MAX_KEYS = 50
@@ -141,7 +140,7 @@ class _Relation:
 
 
 # The resolver path's relations, with the orders their loaders use (db/services/assignments.py,
-# db/services/entities.py); tests/test_planned_json.py holds the two together.
+# db/services/tasks.py); tests/test_planned_json.py holds the two together.
 RELATIONS: dict[tuple[str, str], _Relation] = {
     ("task", "project"): _Relation("project", "one", lambda o, i: i.c.id == o.c.project_id),
     ("task", "parent"): _Relation("task", "one", lambda o, i: i.c.id == o.c.parent_id),

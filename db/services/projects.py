@@ -1,4 +1,4 @@
-"""Writing projects; deleting one deletes its tasks, and the audit log says so."""
+"""Projects: their reads and writes; deleting one deletes its tasks, and the audit log says so."""
 
 from typing import Any
 
@@ -8,23 +8,27 @@ from sqlmodel import col, select
 
 from db.errors import Conflict
 from db.models import AuditAction, Project, ProjectCreate, ProjectUpdate, Task
+from db.models.project import ProjectBase
 from db.services import audit
 from db.services.audit import Entry
 from db.services.base import ServiceBase
 from db.services.caller import Caller
-from db.services.catalog import PROJECT, TASK
+from db.services.catalog import PROJECT, PROJECTS, TASK
+from db.services.row_reads import ScopedReads
 from db.services.tasks import deleted_entry
 
-PROJECT_FIELDS = ("name", "slug", "description")
+# What a project's audit entries record: every field a client writes, in the model's order.
+PROJECT_FIELDS = tuple(ProjectBase.model_fields)
 
 
 def _values(project: Any) -> dict[str, Any]:
     return {name: getattr(project, name) for name in PROJECT_FIELDS}
 
 
-class ProjectService(ServiceBase[Project, ProjectCreate, ProjectUpdate]):
+class ProjectService(ServiceBase[Project, ProjectCreate, ProjectUpdate], ScopedReads):
     model = Project
     entity_name = "Project"
+    entity = PROJECTS
     conflict_message = "slug: a project with this slug already exists in the team"
 
     async def create(self, session: AsyncSession, caller: Caller, data: ProjectCreate) -> Project:

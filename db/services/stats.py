@@ -7,9 +7,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models.enums import TaskStatus
-from db.services.catalog import TASK
+from db.services.catalog import TASK, TASKS
 from db.services.filters import Tree
-from db.services.queries import Entity, scoped
+from db.services.row_reads import scoped
 
 
 @dataclass(frozen=True)
@@ -33,23 +33,21 @@ def _aggregates() -> tuple[sa.ColumnElement[int], sa.ColumnElement[int]]:
     return sa.func.count(), sa.func.sum(TASK.c.progress_percent)
 
 
-async def task_stats(
-    session: AsyncSession, entity: Entity, team_id: int, where: Tree | None
-) -> TaskStats:
+async def task_stats(session: AsyncSession, team_id: int, where: Tree | None) -> TaskStats:
     stmt = (
         sa.select(TASK.c.status, *_aggregates())
-        .where(scoped(entity, team_id, where))
+        .where(scoped(TASKS, team_id, where))
         .group_by(TASK.c.status)
     )
     return _stats([tuple(row) for row in (await session.execute(stmt)).all()])
 
 
 async def project_stats(
-    session: AsyncSession, entity: Entity, team_id: int, project_ids: Sequence[int]
+    session: AsyncSession, team_id: int, project_ids: Sequence[int]
 ) -> dict[int, TaskStats]:
     stmt = (
         sa.select(TASK.c.project_id, TASK.c.status, *_aggregates())
-        .where(scoped(entity, team_id, None), TASK.c.project_id.in_(list(project_ids)))
+        .where(scoped(TASKS, team_id, None), TASK.c.project_id.in_(list(project_ids)))
         .group_by(TASK.c.project_id, TASK.c.status)
     )
     grouped: dict[int, list[tuple[TaskStatus, int, int]]] = {pid: [] for pid in project_ids}

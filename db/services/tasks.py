@@ -1,7 +1,8 @@
-"""Writing tasks: placement in the team's trees, partial updates, deletes, each audited."""
+"""Tasks: their reads (pages, pages under a parent, lookups) and their writes: placement in the
+team's trees, partial updates, deletes, each audited."""
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,24 +10,19 @@ from sqlmodel import col, select
 
 from db.errors import Invalid, NotFound
 from db.models import AssignmentRole, AuditAction, Project, Task, TaskCreate
-from db.services import assignments, audit, trees
+from db.models.task import TaskBase
+from db.services import assignments, audit, row_reads, trees
 from db.services.audit import Entry
 from db.services.base import ServiceBase
 from db.services.caller import Caller
-from db.services.catalog import TASK
+from db.services.catalog import ASSIGNMENT, TASK, TASKS
+from db.services.filters import Tree
 from db.services.locks import lock_task_tree
+from db.services.pagination import Page, SortKey, Window
+from db.services.row_reads import Partition, ScopedReads
 
-# What a task's audit entries record.
-TASK_FIELDS = (
-    "title",
-    "description",
-    "status",
-    "priority",
-    "progress_percent",
-    "due_date",
-    "project_id",
-    "parent_id",
-)
+# What a task's audit entries record: every field a client writes, in the model's order.
+TASK_FIELDS = tuple(TaskBase.model_fields)
 
 
 def snapshot(task: Any) -> dict[str, Any]:
@@ -43,9 +39,48 @@ def deleted_entry(task: Any) -> Entry:
     return Entry(task.id, audit.deleted(snapshot(task)), task.project_id)
 
 
-class TaskService(ServiceBase[Task, TaskCreate, Any]):
+# The parents a page of tasks hangs off (Project.tasks, Task.subtasks, Worker.tasks), and how.
+TaskParent = Literal["project", "parent", "worker"]
+_UNDER: dict[TaskParent, Partition] = {
+    "project": Partition(TASK.c.project_id),
+    "parent": Partition(TASK.c.parent_id),
+    "worker": Partition(
+        ASSIGNMENT.c.worker_id, TASK.join(ASSIGNMENT, ASSIGNMENT.c.task_id == TASK.c.id), ASSIGNMENT
+    ),
+}
+
+
+class TaskService(ServiceBase[Task, TaskCreate, Any], ScopedReads):
     model = Task
     entity_name = "Task"
+    entity = TASKS
+
+    async def pages_under(
+        self,
+        session: AsyncSession,
+        team_id: int,
+        parent: TaskParent,
+        parent_ids: Sequence[int],
+        where: Tree | None,
+        keys: Sequence[SortKey],
+        win: Window,
+    ) -> dict[int, Page]:
+        """The first page of tasks under each parent, in one statement."""
+        return await row_reads.child_pages(
+            session, TASKS, team_id, _UNDER[parent], parent_ids, where, keys, win
+        )
+
+    async def counts_under(
+        self,
+        session: AsyncSession,
+        team_id: int,
+        parent: TaskParent,
+        parent_ids: Sequence[int],
+        where: Tree | None,
+    ) -> Mapping[int, int]:
+        return await row_reads.child_counts(
+            session, TASKS, team_id, _UNDER[parent], parent_ids, where
+        )
 
     async def create(
         self,

@@ -7,22 +7,26 @@ from sqlmodel import col, select
 
 from db.errors import Conflict, NotFound
 from db.models import AuditAction, Worker, WorkerCreate, WorkerUpdate
-from db.models.worker import normalize_handle
+from db.models.worker import WorkerBase, normalize_handle
 from db.services import audit
 from db.services.audit import Entry
 from db.services.base import ServiceBase
 from db.services.caller import Caller
+from db.services.catalog import WORKERS
+from db.services.row_reads import ScopedReads
 
-WORKER_FIELDS = ("handle", "name", "type")
+# What a worker's audit entries record: every field a client writes, in the model's order.
+WORKER_FIELDS = tuple(WorkerBase.model_fields)
 
 
 def _values(worker: Any) -> dict[str, Any]:
     return {name: getattr(worker, name) for name in WORKER_FIELDS}
 
 
-class WorkerService(ServiceBase[Worker, WorkerCreate, WorkerUpdate]):
+class WorkerService(ServiceBase[Worker, WorkerCreate, WorkerUpdate], ScopedReads):
     model = Worker
     entity_name = "Worker"
+    entity = WORKERS
     conflict_message = "handle: a worker with this handle already exists in the team"
 
     async def get_by_handle(

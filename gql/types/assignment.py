@@ -1,7 +1,7 @@
 """TaskAssignment: a worker on a task, in a role."""
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -10,6 +10,7 @@ from db.models import TaskAssignmentRead
 from db.models.enums import AssignmentRole
 from gql.context import Context
 from gql.types.deferred import deferred_present
+from gql.types.rows import row_reader
 
 if TYPE_CHECKING:
     from gql.types.task import TaskObject
@@ -41,11 +42,5 @@ class TaskAssignmentObject:
         return deferred_present(info.context.loaders.worker_by_id.load(self.worker_id))
 
 
-def assignment_from_row(row: Any, worker: "WorkerObject | None" = None) -> TaskAssignmentObject:
-    return TaskAssignmentObject(
-        role=row.role,
-        assigned_at=row.assigned_at,
-        task_id=row.task_id,
-        worker_id=row.worker_id,
-        loaded_worker=worker,
-    )
+# `loaded_worker=` gives the worker when it was loaded together with the assignment.
+assignment_from_row = row_reader(TaskAssignmentObject, besides=("loaded_worker",))

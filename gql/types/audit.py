@@ -1,7 +1,7 @@
 """AuditEntry: one recorded change."""
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
@@ -11,6 +11,7 @@ from db.models import AuditEntryRead
 from db.models.enums import AuditAction
 from gql.context import Context
 from gql.types.deferred import deferred
+from gql.types.rows import row_reader
 
 if TYPE_CHECKING:
     from gql.types.worker import WorkerObject
@@ -41,13 +42,4 @@ class AuditEntryObject:
         return deferred(info.context.loaders.worker_by_id.load(self.actor_id))
 
 
-def audit_from_row(row: Any) -> AuditEntryObject:
-    return AuditEntryObject(
-        id=row.id,
-        action=row.action,
-        entity_type=row.entity_type,
-        entity_id=row.entity_id,
-        changes=row.changes,
-        created_at=row.created_at,
-        actor_id=row.actor_id,
-    )
+audit_from_row = row_reader(AuditEntryObject)

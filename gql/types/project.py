@@ -1,18 +1,18 @@
 """Project: a named body of work; has many tasks."""
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
 
 from db.models import ProjectRead
-from db.services.entities import TASKS_BY_PROJECT
+from gql.connection_args import nested_tasks
 from gql.context import Context
 from gql.inputs import TaskOrderBy, TaskWhere
-from gql.paging import nested_tasks
 from gql.types.connection import Connection
 from gql.types.deferred import deferred
+from gql.types.rows import row_reader
 from gql.types.stats import TaskStatsObject
 
 if TYPE_CHECKING:
@@ -41,28 +41,11 @@ class ProjectObject:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[TaskRef]:
-        return nested_tasks(
-            info.context,
-            "project.tasks",
-            TASKS_BY_PROJECT,
-            int(self.id),
-            where,
-            order_by,
-            first,
-            after,
-        )
+        return nested_tasks(info.context, "project", int(self.id), where, order_by, first, after)
 
     @strawberry.field(description="Statistics over all of the project's tasks.")
     def stats(self, info: Info[Context, None]) -> TaskStatsObject:
         return deferred(info.context.loaders.project_stats.load(int(self.id)))
 
 
-def project_from_row(row: Any) -> ProjectObject:
-    return ProjectObject(
-        id=row.id,
-        name=row.name,
-        slug=row.slug,
-        description=row.description,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+project_from_row = row_reader(ProjectObject)

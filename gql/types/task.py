@@ -1,7 +1,7 @@
 """Task: a unit of work with subtasks of any depth."""
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -9,12 +9,12 @@ from strawberry.types import Info
 from db.errors import Invalid
 from db.models import TaskRead
 from db.models.enums import AssignmentRole, TaskPriority, TaskStatus
-from db.services.entities import TASKS_BY_PARENT
+from gql.connection_args import nested_tasks
 from gql.context import Context
 from gql.inputs import TaskOrderBy, TaskWhere
-from gql.paging import nested_tasks
 from gql.types.connection import Connection
 from gql.types.deferred import deferred
+from gql.types.rows import row_reader
 
 if TYPE_CHECKING:
     from gql.types.assignment import TaskAssignmentObject
@@ -65,9 +65,7 @@ class TaskObject:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[TaskRef]:
-        return nested_tasks(
-            info.context, "subtasks", TASKS_BY_PARENT, int(self.id), where, order_by, first, after
-        )
+        return nested_tasks(info.context, "parent", int(self.id), where, order_by, first, after)
 
     @strawberry.field(description="Who is assigned, in which role, oldest assignment first.")
     def assignments(self, info: Info[Context, None]) -> list[AssignmentRef]:
@@ -96,18 +94,5 @@ class TaskObject:
         return deferred(info.context.loaders.descendants(max_depth).load(int(self.id)))
 
 
-def task_from_row(row: Any) -> TaskObject:
-    """A row of the task table as the GraphQL type, without validating it again."""
-    return TaskObject(
-        id=row.id,
-        title=row.title,
-        description=row.description,
-        status=row.status,
-        priority=row.priority,
-        progress_percent=row.progress_percent,
-        due_date=row.due_date,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        project_id=row.project_id,
-        parent_id=row.parent_id,
-    )
+# A row of the task table as the GraphQL type, without validating it again.
+task_from_row = row_reader(TaskObject)

@@ -1,19 +1,19 @@
 """Worker: a person or an agent."""
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
 
 from db.models import WorkerRead
 from db.models.enums import WorkerType
-from db.services.entities import TASKS_BY_WORKER
+from gql.connection_args import nested_tasks
 from gql.context import Context
 from gql.inputs import TaskOrderBy, TaskWhere
-from gql.paging import nested_tasks
 from gql.types.connection import Connection
 from gql.types.deferred import deferred
+from gql.types.rows import row_reader
 
 if TYPE_CHECKING:
     from gql.types.assignment import TaskAssignmentObject
@@ -46,19 +46,7 @@ class WorkerObject:
         first: int | None = None,
         after: str | None = None,
     ) -> Connection[TaskRef]:
-        return nested_tasks(
-            info.context,
-            "worker.tasks",
-            TASKS_BY_WORKER,
-            int(self.id),
-            where,
-            order_by,
-            first,
-            after,
-        )
+        return nested_tasks(info.context, "worker", int(self.id), where, order_by, first, after)
 
 
-def worker_from_row(row: Any) -> WorkerObject:
-    return WorkerObject(
-        id=row.id, handle=row.handle, name=row.name, type=row.type, created_at=row.created_at
-    )
+worker_from_row = row_reader(WorkerObject)

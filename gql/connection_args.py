@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from db.services.pagination import SortKey, Window, normalize_keys, window
-from db.services.queries import Partition
+from db.services.tasks import TaskParent
 from gql.context import Context
 from gql.inputs import OrderByInput, TaskOrderBy, TaskWhere, sort_keys, to_tree
 from gql.types.deferred import deferred
@@ -32,8 +32,7 @@ def order_keys(order_by: Sequence[OrderByInput] | None) -> tuple[SortKey, ...]:
 
 def nested_tasks(
     ctx: Context,
-    relation: str,
-    partition: Partition,
+    parent: TaskParent,
     parent_id: int,
     where: TaskWhere | None,
     order_by: list[TaskOrderBy] | None,
@@ -44,5 +43,5 @@ def nested_tasks(
     tree = to_tree(where)
     keys = order_keys(order_by)
     win = page_window(ctx, first, after)
-    loader = ctx.loaders.task_connections(relation, partition, tree, keys, win)
+    loader = ctx.loaders.task_connections(parent, tree, keys, win)
     return deferred(loader.load(parent_id))

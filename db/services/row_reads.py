@@ -1,6 +1,9 @@
-"""Team-scoped reads shared by every entity: filtered keyset pages, counts, batched child pages.
+"""Team-scoped reads of rows, shared by every entity: filtered keyset pages, counts, batched
+child pages, lookups. The resolver path's reads; the planned path builds JSON instead
+(db/services/json_reads.py).
 
-Each function is one SQL statement, whatever the number of rows or parents.
+Each function is one SQL statement, whatever the number of rows or parents. Services offer
+them for their own entity (`ScopedReads`), so callers name an aggregate, never a table.
 """
 
 from collections import defaultdict
@@ -55,13 +58,9 @@ async def page(
     where: Tree | None,
     keys: Sequence[SortKey],
     win: Window,
-    *,
-    extra: Condition | None = None,
 ) -> Page:
     table = entity.table
     stmt = sa.select(table).where(scoped(entity, team_id, where))
-    if extra is not None:
-        stmt = stmt.where(extra)
     stmt = apply_window(stmt, entity.sortable, table, keys, win)
     rows = (await session.execute(stmt)).all()
     return make_page(rows, entity.sortable, keys, win)
@@ -72,14 +71,10 @@ async def count(
     entity: Entity,
     team_id: int,
     where: Tree | None,
-    *,
-    extra: Condition | None = None,
 ) -> int:
     stmt = (
         sa.select(sa.func.count()).select_from(entity.table).where(scoped(entity, team_id, where))
     )
-    if extra is not None:
-        stmt = stmt.where(extra)
     return int((await session.execute(stmt)).scalar_one())
 
 
@@ -219,3 +214,30 @@ async def first(
     """The one row matching `where` (lookups by a unique key), or None."""
     stmt = sa.select(entity.table).where(scoped(entity, team_id, where)).limit(1)
     return (await session.execute(stmt)).first()
+
+
+class ScopedReads:
+    """The reads of one entity's rows within a team, for the service that owns the entity."""
+
+    entity: Entity
+
+    async def page(
+        self,
+        session: AsyncSession,
+        team_id: int,
+        where: Tree | None,
+        keys: Sequence[SortKey],
+        win: Window,
+    ) -> Page:
+        return await page(session, self.entity, team_id, where, keys, win)
+
+    async def count(self, session: AsyncSession, team_id: int, where: Tree | None) -> int:
+        return await count(session, self.entity, team_id, where)
+
+    async def by_ids(
+        self, session: AsyncSession, team_id: int, ids: Sequence[int]
+    ) -> dict[int, Any]:
+        return await by_ids(session, self.entity.table, team_id, ids)
+
+    async def first(self, session: AsyncSession, team_id: int, where: Tree | None) -> Any | None:
+        return await first(session, self.entity, team_id, where)
