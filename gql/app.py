@@ -39,7 +39,7 @@ from gql.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
 from gql.http_errors import install_refusals, strawberry_refusal
 from gql.http_guard import NESTED_TOO_DEEPLY, BodyGuard
 from gql.known_reads import KnownReads
-from gql.observability import Observability
+from gql.observability import TELEMETRY_OFF, Observability
 from gql.request_record import note_errors
 from gql.schema import build_schema
 from gql.socket_context import SocketContext
@@ -241,7 +241,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        telemetry=observability.fastapi_telemetry() if observability is not None else None,
+        telemetry=observability.fastapi_telemetry() if observability is not None else TELEMETRY_OFF,
     )
     router = TaskqlGraphQLRouter(
         build_schema(

@@ -21,6 +21,11 @@ if TYPE_CHECKING:
 METRICS_PATH = "/metrics"
 
 
+# FastAPI's own telemetry while taskql does not trace: otherwise it asks OpenTelemetry's
+# global providers (environment lookups) on every request to find them unconfigured.
+TELEMETRY_OFF = {"tracing": False, "metrics": False, "logs": False}
+
+
 class Observability:
     def __init__(self, settings: Settings, tracer_provider: "TracerProvider | None" = None) -> None:
         self.settings = settings
@@ -38,7 +43,7 @@ class Observability:
         return [*tracing, RecordOperation]
 
     def fastapi_telemetry(self) -> Any:
-        return self.tracing.fastapi_telemetry() if self.tracing is not None else None
+        return self.tracing.fastapi_telemetry() if self.tracing is not None else TELEMETRY_OFF
 
     def install(self, app: TaskqlApp, *, graphql_path: str, route_prefixes: list[str]) -> None:
         """The /metrics route, and the request middleware (call last: it must be outermost)."""

@@ -5,9 +5,9 @@ Outermost of the app's middleware, so requests refused before GraphQL runs (a bo
 too large) are seen too.
 """
 
+import random
 import re
 import time
-import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
@@ -133,7 +133,9 @@ def _request_id(scope: Scope) -> str:
             if _SAFE_REQUEST_ID.fullmatch(value):
                 return str(value.decode("ascii"))
             break
-    return uuid.uuid4().hex
+    # 128 random bits from the module's generator (seeded from the OS, and again in a forked
+    # child): an id that correlates, not a secret, without uuid4's os.urandom call.
+    return f"{random.getrandbits(128):032x}"
 
 
 def _truncated(name: str | None) -> str | None:
