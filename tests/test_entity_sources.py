@@ -14,6 +14,8 @@ import re
 import pytest
 from graphql import (
     GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
     GraphQLSchema,
     get_named_type,
 )
@@ -97,22 +99,17 @@ def test_order_fields_are_the_catalogs_sort_fields(enum: type, sortable: Sortabl
 def test_every_paged_field_is_a_connection_in_the_row_budget(schema: GraphQLSchema) -> None:
     """A field taking `first` must count against the row budget (gql/cost.py reads them off
     the schema by their Connection type), and a connection must take `first`."""
-    paged = {
-        (type_name, name)
+    fields = [
+        (type_name, name, field)
         for type_name, graphql_type in schema.type_map.items()
-        if not type_name.startswith("__")
-        and hasattr(graphql_type, "fields")
-        and not isinstance(graphql_type, GraphQLInputObjectType)
+        if isinstance(graphql_type, GraphQLObjectType | GraphQLInterfaceType)
+        and not type_name.startswith("__")
         for name, field in graphql_type.fields.items()
-        if "first" in field.args
-    }
+    ]
+    paged = {(type_name, name) for type_name, name, field in fields if "first" in field.args}
     connections = {
         (type_name, name)
-        for type_name, graphql_type in schema.type_map.items()
-        if not type_name.startswith("__")
-        and hasattr(graphql_type, "fields")
-        and not isinstance(graphql_type, GraphQLInputObjectType)
-        for name, field in graphql_type.fields.items()
+        for type_name, name, field in fields
         if get_named_type(field.type).name.endswith("Connection")
     }
     assert paged == connections
