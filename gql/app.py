@@ -39,6 +39,7 @@ from gql.graphiql import ASSETS_DIR, ASSETS_PATH, graphiql_html
 from gql.http_errors import install_refusals, strawberry_refusal
 from gql.http_guard import NESTED_TOO_DEEPLY, BodyGuard
 from gql.known_reads import KnownReads
+from gql.loaders import build_loaders
 from gql.observability import TELEMETRY_OFF, Observability
 from gql.request_record import note_errors
 from gql.schema import build_schema
@@ -230,6 +231,7 @@ def create_app(
                 settings=settings,
                 token=bearer_token(connection),
                 refresher=connection.app.state.token_refresher,
+                make_loaders=build_loaders,
             )
         finally:
             # Usually ended already by the operation boundary; this covers every other

@@ -1,6 +1,6 @@
 """The per-request context: the request's session, the caller, the loaders."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -32,6 +32,9 @@ class Context(BaseContext):
     settings: Settings
     token: str | None
     refresher: TokenRefresher
+    # Handed in by the app (gql.loaders.build_loaders): the loaders' module imports the
+    # types, which import this one, so this one does not import it.
+    make_loaders: "Callable[[RequestSession, int], Loaders]"
     principal_or_none: Principal | None = None
     auth_failure: BaseException | None = field(default=None, repr=False)
     _loaders: "Loaders | None" = field(default=None, repr=False)
@@ -87,14 +90,10 @@ class Context(BaseContext):
         fresh = _FRESH_LOADERS.get()
         if fresh is not None:
             if not fresh:  # made on first use, where a missing caller is the field's error
-                from gql.loaders import Loaders
-
-                fresh.append(Loaders(self.db, self.team_id))
+                fresh.append(self.make_loaders(self.db, self.team_id))
             return fresh[0]
         if self._loaders is None:
-            from gql.loaders import Loaders
-
-            self._loaders = Loaders(self.db, self.team_id)
+            self._loaders = self.make_loaders(self.db, self.team_id)
         return self._loaders
 
     @contextmanager

@@ -9,23 +9,32 @@ The subscription's generator and the execution of each of its results run in the
 task, so the current scope is a context variable set by the generator and read by resolvers.
 """
 
+from collections.abc import Callable
 from contextvars import ContextVar
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from db.session import RequestSession
+
+if TYPE_CHECKING:
+    from gql.loaders import Loaders
 
 _current: ContextVar["EventScope | None"] = ContextVar("taskql_event_scope", default=None)
 
 
 class EventScope:
     def __init__(
-        self, factory: async_sessionmaker[AsyncSession], team_id: int, resume_cursor: str
+        self,
+        factory: async_sessionmaker[AsyncSession],
+        team_id: int,
+        resume_cursor: str,
+        *,
+        make_loaders: "Callable[[RequestSession, int], Loaders]",
     ) -> None:
-        from gql.loaders import Loaders
-
         self.db = RequestSession(factory())
-        self.loaders = Loaders(self.db, team_id)
+        # The loaders' module imports the types, which import this one: handed in.
+        self.loaders = make_loaders(self.db, team_id)
         # Where the subscriber resumes if this event cannot be resolved (the database went
         # away after the outbox read): the event before it, so that resuming sends it again.
         self.resume_cursor = resume_cursor

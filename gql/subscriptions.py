@@ -19,6 +19,7 @@ from gql import event_cursor, event_scope, metrics
 from gql.context import Context
 from gql.errors import Code, ServiceUnavailable, classify
 from gql.ids import parse_id
+from gql.loaders import build_loaders
 from gql.socket_context import SocketContext
 from gql.types.task_event import TaskEventAction, TaskEventObject
 
@@ -129,7 +130,10 @@ class Subscription:
                     if event is None:
                         continue
                     scope = event_scope.EventScope(
-                        ctx.session_factory, team_id, event_cursor.encode(team_id, before)
+                        ctx.session_factory,
+                        team_id,
+                        event_cursor.encode(team_id, before),
+                        make_loaders=build_loaders,
                     )
                     event_scope.begin(scope)
                     yield event
