@@ -8,7 +8,7 @@ field of it was answered by one JSON statement, what the answer took is kept: th
 statements with their bound values, keyed by the exact request body, the request headers
 that shape the answer, and the caller. The same request from the same caller then runs the
 same statements on one pooled connection, without a transaction (db/direct_reads.py), and
-builds the body exactly as the full path does (orjson over the statements' JSON).
+builds the body exactly as the full path does (`_body`).
 
 Why it is the same answer:
 - What the full path decides before its statements run is a function of the key: parsing,
@@ -296,13 +296,18 @@ class KnownReads:
 
 
 def _body(keys: Sequence[str], texts: Sequence[str | None]) -> bytes:
-    """The response body from the root fields' JSON, as the full path writes it (orjson
-    over the values gql/planned.py parsed): the one writing both keeping and answering use."""
-    data = {
-        key: None if text is None else orjson.loads(text)
-        for key, text in zip(keys, texts, strict=True)
-    }
-    return orjson.dumps({"data": data})
+    """The response body from the root fields' JSON: the one writing that keeping and
+    answering use. The statements' JSON is compact and renders strings and numbers as orjson
+    does (tests/test_planned_json.py holds PostgreSQL's rendering to orjson's), so it is
+    spliced as it is; the full path writes the same bytes with orjson over the parsed values,
+    and an entry is kept only after the two bodies were found identical."""
+    pieces = [b'{"data":{']
+    for index, (key, text) in enumerate(zip(keys, texts, strict=True)):
+        if index:
+            pieces.append(b",")
+        pieces += (orjson.dumps(key), b":", b"null" if text is None else text.encode())
+    pieces.append(b"}}")
+    return b"".join(pieces)
 
 
 async def _read_body(receive: Receive) -> bytes | None:

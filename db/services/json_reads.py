@@ -2,10 +2,13 @@
 
 The planned read path describes what a query selects as a tree of plain values (fields
 and their output keys, relations with their filters, orders and windows); this module
-compiles that tree into one PostgreSQL statement that builds the answer itself
-(`json_build_object` / `json_agg`, a correlated subquery per relation and a window-limited
-subquery per connection page), so no row is turned into a Python object and no field is
-completed one by one. It knows no GraphQL: only tables, columns and how each value is
+compiles that tree into one PostgreSQL statement that builds the answer itself (compact
+JSON text: objects and arrays concatenated from their members' JSON, a correlated subquery
+per relation and a window-limited subquery per connection page), so no row is turned into
+a Python object and no field is completed one by one. Text is built with `||` and
+`string_agg` rather than `json_build_object` and `json_agg`: those look up every value's
+output function on every row, and cost twice as much per object (50 tasks of 5 fields:
+0.26 -> 0.21 ms a statement). It knows no GraphQL: only tables, columns and how each value is
 written, which is exactly how the resolver path writes it (ids as text, enums by member
 name, timestamps as Python's `isoformat()` in UTC, cursors byte for byte as
 `db.services.pagination.encode_cursor` makes them).
@@ -16,6 +19,7 @@ no statement built here can read another team's rows. Anything it cannot build r
 """
 
 import enum
+import json
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,7 +39,8 @@ from db.services.filters import Tree, compile_where
 from db.services.pagination import SortKey, Window, decode_cursor, order_clauses, seek
 from db.services.row_reads import Entity
 
-# PostgreSQL functions take at most 100 arguments: json_build_object 50 keys.
+# Keys of one object: more than any selection of this schema needs, and a bound on the size
+# of the expression one object compiles to.
 MAX_KEYS = 50
 _RANK = "rank__"
 
@@ -215,19 +220,16 @@ class _Compiler:
     def obj(self, entity: str, row: FromClause, fields: Sequence[Field]) -> ColumnElement[Any]:
         if len(fields) > MAX_KEYS:
             raise Unplannable(f"more than {MAX_KEYS} fields in one object")
-        args: list[Any] = []
-        for item in fields:
-            args.append(_key(item.key))
-            args.append(self.value(entity, row, item))
-        return sa.func.json_build_object(*args)
+        return _object([(_key(item.key), self.value(entity, row, item)) for item in fields])
 
     def value(self, entity: str, row: FromClause, item: Field) -> ColumnElement[Any]:
+        """The JSON text of one field of the row."""
         if isinstance(item, Constant):
-            return _text(item.value)
+            return _string_literal(item.value)
         if isinstance(item, Scalar):
             column = row.c[item.column]
             if item.text:
-                return sa.cast(column, sa.Text)
+                return _plain_string(sa.cast(column, sa.Text))
             return _render(_TABLES[entity].c[item.column], column)
         relation = RELATIONS[(entity, item.relation)]
         if relation.kind == "one":
@@ -235,7 +237,7 @@ class _Compiler:
             select = sa.select(self.obj(relation.target, inner, item.fields)).where(
                 team, relation.link(row, inner)
             )
-            return select.scalar_subquery()
+            return _or_null(select.scalar_subquery())
         if relation.kind == "many":
             inner, team = self.scoped(relation.target)
             conditions = [team, relation.link(row, inner)]
@@ -250,11 +252,8 @@ class _Compiler:
                     raise Unplannable(f"{item.relation}({name})")
                 conditions.append(ordered_by.c[name] == value)
             order = [ordered_by.c[name] for name in relation.order]
-            members = sa.func.json_agg(
-                aggregate_order_by(self.obj(relation.target, inner, item.fields), *order)
-            )
-            select = sa.select(sa.func.coalesce(members, _EMPTY)).where(*conditions)
-            return select.scalar_subquery()
+            members = _array(self.obj(relation.target, inner, item.fields), order)
+            return sa.select(members).where(*conditions).scalar_subquery()
         if relation.kind in ("ancestors", "descendants"):
             return self.walk(relation.kind, row, item)
         if relation.kind == "stats":
@@ -283,15 +282,15 @@ class _Compiler:
         whole = sa.cast(progress / sa.func.nullif(total, 0), sa.Numeric(20, 1))
         share = sa.cast(progress, sa.Float) / sa.cast(sa.func.nullif(total, 0), sa.Float)
         average = sa.case(
-            (total == 0, sa.null()),
-            (progress % sa.func.nullif(total, 0) == 0, sa.func.to_json(whole)),
-            else_=sa.func.to_json(share),
+            (total == 0, _literal("null")),
+            (progress % sa.func.nullif(total, 0) == 0, _json_text(sa.func.to_json(whole))),
+            else_=_json_text(sa.func.to_json(share)),
         )
         stats = _json_object(
             item.parts,
             "TaskStats",
             {
-                "total": lambda _: total,
+                "total": lambda _: _number(total),
                 "averageProgress": lambda _: average,
                 "byStatus": lambda part: self.by_status(counted, part),
             },
@@ -313,10 +312,13 @@ class _Compiler:
                 _json_object(
                     part.fields,
                     "StatusCount",
-                    {"status": _constant(_text(member.name)), "count": _constant(count)},
+                    {
+                        "status": _constant(_string_literal(member.name)),
+                        "count": _constant(_number(count)),
+                    },
                 )
             )
-        return sa.func.json_build_array(*members)
+        return _concat([_literal("["), *_joined(members, _literal(",")), _literal("]")])
 
     def walk(self, direction: str, row: FromClause, item: Related) -> ColumnElement[Any]:
         """A task's ancestors (root first) or descendants (breadth-first, by id within a
@@ -331,7 +333,7 @@ class _Compiler:
                 raise Unplannable("a negative maxDepth is the resolver's error to report")
             limit = min(max_depth, trees.MAX_DEPTH)
         if limit < 1:
-            return sa.cast(_EMPTY, sa.JSON)
+            return _EMPTY
         self.aliases += 1
         name = f"walk{self.aliases}"
         step, step_team = self.scoped("task")
@@ -365,9 +367,9 @@ class _Compiler:
             )
         found, found_team = self.scoped("task")
         order = (walk.c.depth.desc(),) if direction == "ancestors" else (walk.c.depth, found.c.id)
-        members = sa.func.json_agg(aggregate_order_by(self.obj("task", found, item.fields), *order))
+        members = _array(self.obj("task", found, item.fields), order)
         select = (
-            sa.select(sa.func.coalesce(members, _EMPTY))
+            sa.select(members)
             .select_from(found.join(walk, found.c.id == walk.c.task_id))
             .where(found_team)
         )
@@ -423,7 +425,7 @@ class _Compiler:
                 "edges": lambda part: self.agg(
                     self.edge(entity, rows, spec, part), forward, on_page
                 ),
-                "totalCount": lambda _: self.count(entity, spec.where, parent),
+                "totalCount": lambda _: _number(self.count(entity, spec.where, parent)),
                 "pageInfo": lambda part: self.page_info(entity, rows, spec, part, more, on_page),
             },
         )
@@ -463,16 +465,14 @@ class _Compiler:
     def agg(
         member: ColumnElement[Any], order: Any, on_page: ColumnElement[bool]
     ) -> ColumnElement[Any]:
-        return sa.func.coalesce(
-            sa.func.json_agg(aggregate_order_by(member, order)).filter(on_page), _EMPTY
-        )
+        return _array(member, [order], on_page)
 
     def edge(self, entity: str, rows: FromClause, spec: PageSpec, part: Part) -> ColumnElement[Any]:
         return _json_object(
             part.fields,
             "edge",
             {
-                "cursor": lambda _: self.cursor(entity, rows, spec),
+                "cursor": lambda _: _plain_string(self.cursor(entity, rows, spec)),
                 "node": lambda sub: self.obj(entity, rows, sub.fields),
             },
         )
@@ -494,17 +494,17 @@ class _Compiler:
             cursors = sa.func.array_agg(
                 aggregate_order_by(self.cursor(entity, rows, spec), rank)
             ).filter(on_page)
-            return sa.type_coerce(cursors, _TEXT_ARRAY)[1]
+            return _plain_string(sa.type_coerce(cursors, _TEXT_ARRAY)[1])
 
         return _json_object(
             part.fields,
             "pageInfo",
             {
                 "hasNextPage": lambda _: (
-                    sa.literal(win.before is not None) if win.backward else more
+                    _boolean_literal(win.before is not None) if win.backward else _boolean(more)
                 ),
                 "hasPreviousPage": lambda _: (
-                    more if win.backward else sa.literal(win.after is not None)
+                    _boolean(more) if win.backward else _boolean_literal(win.after is not None)
                 ),
                 "startCursor": lambda _: end_cursor(first=True),
                 "endCursor": lambda _: end_cursor(first=False),
@@ -534,7 +534,6 @@ class _Compiler:
         )
 
 
-_EMPTY: ColumnElement[Any] = sa.literal_column("'[]'::json")
 _TEXT_ARRAY = sa.ARRAY(sa.Text)
 
 
@@ -557,8 +556,89 @@ def _constant(value: ColumnElement[Any]) -> Callable[[Part], ColumnElement[Any]]
     return lambda _part: value
 
 
-def _text(value: str) -> ColumnElement[Any]:
-    return sa.cast(_literal(value), sa.Text)
+# -- JSON text ------------------------------------------------------------------------
+# Every value below is the JSON text of a value (never NULL: a missing value is `null`),
+# and objects and arrays are built from such texts.
+
+
+def _concat(pieces: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
+    joined = pieces[0]
+    for piece in pieces[1:]:
+        joined = joined.op("||", return_type=sa.Text)(piece)
+    return joined
+
+
+def _joined(items: Sequence[ColumnElement[Any]], separator: ColumnElement[Any]) -> list[Any]:
+    pieces: list[Any] = []
+    for index, item in enumerate(items):
+        if index:
+            pieces.append(separator)
+        pieces.append(item)
+    return pieces
+
+
+def _object(members: Sequence[tuple[str, ColumnElement[Any]]]) -> ColumnElement[Any]:
+    """`{"key":value,...}` from (key, JSON text) pairs; keys are checked names (`_key`)."""
+    if not members:
+        return _literal("{}")
+    pieces: list[ColumnElement[Any]] = []
+    for index, (key, value) in enumerate(members):
+        pieces.append(_literal(("{" if index == 0 else ",") + f'"{key}":'))
+        pieces.append(value)
+    pieces.append(_literal("}"))
+    return _concat(pieces)
+
+
+def _array(
+    member: ColumnElement[Any],
+    order: Sequence[Any],
+    only: ColumnElement[bool] | None = None,
+) -> ColumnElement[Any]:
+    """`[member,...]` over the rows aggregated, in `order`; `[]` when there are none."""
+    ordered = sa.func.string_agg(member, aggregate_order_by(_literal(","), *order))
+    aggregated: ColumnElement[Any] = ordered if only is None else ordered.filter(only)
+    listed = _concat([_literal("["), aggregated, _literal("]")])
+    return sa.func.coalesce(listed, _EMPTY, type_=sa.Text)
+
+
+def _or_null(json_text: ColumnElement[Any]) -> ColumnElement[Any]:
+    return sa.func.coalesce(json_text, _literal("null"), type_=sa.Text)
+
+
+def _json_text(value: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A json value's text."""
+    return _or_null(sa.cast(value, sa.Text))
+
+
+def _string(text: ColumnElement[Any]) -> ColumnElement[Any]:
+    """Free text as a JSON string: PostgreSQL escapes it."""
+    return _json_text(sa.func.to_json(text))
+
+
+def _plain_string(text: ColumnElement[Any]) -> ColumnElement[Any]:
+    """Text that needs no escaping as a JSON string: digits, enum member names, ISO
+    timestamps, base64url cursors."""
+    return _or_null(_concat([_literal('"'), text, _literal('"')]))
+
+
+def _string_literal(value: str) -> ColumnElement[Any]:
+    """A string known before any SQL (a GraphQL name), as JSON."""
+    return _literal(json.dumps(value))
+
+
+def _number(value: ColumnElement[Any]) -> ColumnElement[Any]:
+    return _or_null(sa.cast(value, sa.Text))
+
+
+def _boolean(value: ColumnElement[bool]) -> ColumnElement[Any]:
+    return sa.case((value, _literal("true")), else_=_literal("false"))
+
+
+def _boolean_literal(value: bool) -> ColumnElement[Any]:
+    return _literal("true" if value else "false")
+
+
+_EMPTY: ColumnElement[Any] = sa.literal_column("'[]'", sa.Text)
 
 
 def _json_object(
@@ -571,24 +651,23 @@ def _json_object(
     a part no renderer knows is not planned."""
     if len(parts) > MAX_KEYS:
         raise Unplannable(f"more than {MAX_KEYS} keys in one {owner}")
-    args: list[Any] = []
+    members: list[tuple[str, ColumnElement[Any]]] = []
     for part in parts:
         assert isinstance(part, Part)
-        args.append(_key(part.key))
         if part.what == "typename":
             assert part.value is not None
-            args.append(_text(part.value))
+            members.append((_key(part.key), _string_literal(part.value)))
         elif part.what in render:
-            args.append(render[part.what](part))
+            members.append((_key(part.key), render[part.what](part)))
         else:
             raise Unplannable(f"{owner}.{part.what}")
-    return sa.func.json_build_object(*args)
+    return _object(members)
 
 
-def _key(name: str) -> ColumnElement[Any]:
+def _key(name: str) -> str:
     if not name.replace("_", "a").isalnum() or not name.isascii():
         raise Unplannable(f"key {name!r}")
-    return _literal(name)
+    return name
 
 
 def _iso(column: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -602,26 +681,33 @@ def _iso(column: ColumnElement[Any]) -> ColumnElement[Any]:
 
 
 def _render(declared: sa.Column[Any], column: ColumnElement[Any]) -> ColumnElement[Any]:
-    """A column's value as the resolver path writes it."""
+    """A column's value as the resolver path writes it, as JSON text."""
     kind = declared.type
     if isinstance(kind, sa.types.TypeDecorator) and not isinstance(kind, RankedEnum):
         kind = kind.impl_instance  # SQLModel's AutoString and the like: their storage type
     if isinstance(kind, RankedEnum):
-        # Compared as the stored SMALLINT, not through the enum type's bind processing.
-        stored = sa.type_coerce(column, sa.SmallInteger)
-        return sa.case(
-            *(
-                (stored == sa.literal_column(str(rank)), _literal(member.name))
-                for rank, member in enumerate(kind.enum_cls)
-            )
-        )
+        return _plain_string(_member_name(kind, column))
     if isinstance(kind, sa.DateTime):
         if not kind.timezone:
             raise Unplannable(f"{declared.name}: a timestamp without time zone")
-        return _iso(column)
-    if isinstance(kind, sa.Enum | sa.Integer | sa.String):
-        return column  # str enums store the member's name, the GraphQL value
+        return _plain_string(_iso(column))
+    if isinstance(kind, sa.Integer):
+        return _number(column)
+    if isinstance(kind, sa.Enum | sa.String):
+        return _string(column)  # str enums store the member's name, the GraphQL value
     raise Unplannable(f"{declared.name}: {kind!r}")
+
+
+def _member_name(kind: RankedEnum, column: ColumnElement[Any]) -> ColumnElement[Any]:
+    """A ranked enum's member name, from its stored rank (compared as the stored SMALLINT,
+    not through the enum type's bind processing)."""
+    stored = sa.type_coerce(column, sa.SmallInteger)
+    return sa.case(
+        *(
+            (stored == sa.literal_column(str(rank)), _literal(member.name))
+            for rank, member in enumerate(kind.enum_cls)
+        )
+    )
 
 
 def _cursor_value(
@@ -633,7 +719,10 @@ def _cursor_value(
     if kind == "datetime":
         text = sa.func.concat(_literal('"'), _iso(column), _literal('"'))
     elif isinstance(kind, type) and issubclass(kind, enum.Enum):
-        text = sa.func.concat(_literal('"'), _render(declared, column), _literal('"'))
+        storage = declared.type
+        # A ranked enum stores its rank; the others store the member's name.
+        name = _member_name(storage, column) if isinstance(storage, RankedEnum) else column
+        text = sa.func.concat(_literal('"'), name, _literal('"'))
     else:
         # json.dumps escapes every non-ASCII character and PostgreSQL would not: free text
         # in a cursor is made by the resolver path.
