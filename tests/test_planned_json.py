@@ -9,6 +9,7 @@ statement each.
 
 import base64
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 import pytest
@@ -101,32 +102,23 @@ async def test_strings_and_numbers_are_written_as_orjson_writes_them(engine: Asy
     characters += ["\u2028", "\u2029", "\ufeff", "\uffff", "\U0001f600", "\U0010ffff"]
     means = [n / d for d in range(1, 400) for n in range(0, 100 * d + 1, 37)] + [100 / 3]
     async with engine.connect() as connection:
-        strings = (
-            await connection.execute(
-                sa.text("SELECT to_json(x)::text FROM unnest(CAST(:xs AS text[])) AS x"),
-                {"xs": characters},
-            )
-        ).scalars()
-        numbers = (
-            await connection.execute(
-                sa.text(
-                    "SELECT to_json(x)::text FROM unnest(CAST(:xs AS float8[])) AS x"
-                    " WHERE x <> trunc(x)"  # integral means are written as numeric(20, 1)
-                ),
-                {"xs": means},
-            )
-        ).scalars()
-        whole = (
-            await connection.execute(
-                sa.text(
-                    "SELECT to_json(CAST(x AS numeric(20, 1)))::text FROM generate_series(0, 100) x"
-                )
-            )
-        ).scalars()
-        written = [text.encode() for text in strings]
-        floats = [text.encode() for text in numbers]
-        integral = [text.encode() for text in whole]
-    assert written == [orjson.dumps(c) for c in characters]
+
+        async def written(sql: str, values: list[Any] | None = None) -> list[bytes]:
+            found = await connection.execute(sa.text(sql), {"xs": values})
+            return [text.encode() for text in found.scalars()]
+
+        strings = await written(
+            "SELECT to_json(x)::text FROM unnest(CAST(:xs AS text[])) AS x", characters
+        )
+        floats = await written(
+            # Integral means are written as numeric(20, 1), below.
+            "SELECT to_json(x)::text FROM unnest(CAST(:xs AS float8[])) AS x WHERE x <> trunc(x)",
+            means,
+        )
+        integral = await written(
+            "SELECT to_json(CAST(x AS numeric(20, 1)))::text FROM generate_series(0, 100) AS x"
+        )
+    assert strings == [orjson.dumps(c) for c in characters]
     assert floats == [orjson.dumps(m) for m in means if m != int(m)]
     assert len(floats) > 1000
     assert integral == [orjson.dumps(float(n)) for n in range(101)]
