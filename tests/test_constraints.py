@@ -111,6 +111,20 @@ async def test_one_assignment_per_task_and_worker(engine: AsyncEngine, member: M
         await _insert(engine, ASSIGN, **params)
 
 
+async def test_an_assignment_is_in_its_task_s_team(
+    engine: AsyncEngine, member: Member, make_other_member: Callable[[], Any]
+) -> None:
+    """Held by the database (fk_task_assignment_task_id_team_id_task): a worker's tasks are
+    counted from its assignments alone, so none may point into another team's task."""
+    await _insert(engine, TASK, **_task(member, title="ours"))
+    task_id = await _scalar(
+        engine, "SELECT max(id) FROM task WHERE team_id = :team", team=member.team_id
+    )
+    other: Member = await make_other_member()
+    with pytest.raises(IntegrityError):
+        await _insert(engine, ASSIGN, team=other.team_id, task=task_id, worker=other.worker_id)
+
+
 async def test_deleting_a_task_deletes_its_subtree(engine: AsyncEngine, member: Member) -> None:
     await _insert(engine, TASK, **_task(member, title="root"))
     root = await _scalar(engine, "SELECT max(id) FROM task WHERE team_id = :t", t=member.team_id)

@@ -24,6 +24,17 @@ class TaskAssignment(TeamScopedMixin, TaskAssignmentBase, table=True):
     __table_args__ = (
         sa.Index("ix_task_assignment_worker_id", "worker_id", "task_id"),
         sa.Index("ix_task_assignment_team_id", "team_id"),
+        # A worker's tasks within the team, in task order, from the index alone: the page
+        # and the count of Worker.tasks read no table rows.
+        sa.Index("ix_task_assignment_team_id_worker_id", "team_id", "worker_id", "task_id"),
+        # An assignment is in its task's team: held by the database, so that a worker's
+        # assignments can be counted as its tasks without reading each task.
+        sa.ForeignKeyConstraint(
+            ["task_id", "team_id"],
+            ["task.id", "task.team_id"],
+            name="fk_task_assignment_task_id_team_id_task",
+            ondelete="CASCADE",
+        ),
     )
 
     assigned_at: datetime = Field(default_factory=utcnow, nullable=False)

