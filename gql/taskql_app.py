@@ -24,10 +24,10 @@ class TaskqlApp(FastAPI):
         """Like add_middleware, outside FastAPI's own: the last added is the outermost."""
         if self.middleware_stack is not None:
             raise RuntimeError("cannot add middleware after the application has started")
-        self.outer_middleware.insert(0, Middleware(middleware_class, **options))
+        self.outer_middleware.append(Middleware(middleware_class, **options))
 
     def build_middleware_stack(self) -> ASGIApp:
         app = super().build_middleware_stack()
-        for cls, args, kwargs in reversed(self.outer_middleware):
+        for cls, args, kwargs in self.outer_middleware:
             app = cls(app, *args, **kwargs)
         return app

@@ -91,3 +91,14 @@ async def no_leaked_connections_or_unhandled_errors(
     problems += [f"{r.name}: {r.getMessage()}" for r in errors]
     if problems:
         pytest.fail("after the test:\n" + "\n".join(problems), pytrace=False)
+
+
+async def checked_out_after_settling(engine: Any, seconds: float = 3.0) -> int:
+    """The engine's checked-out connections once background work that borrows one for a
+    moment (a NOTIFY after a commit, a token refreshed ahead of its expiry) has had
+    `seconds` to give it back; a connection a request leaked is still counted."""
+    for _ in range(int(seconds / 0.05)):
+        if not engine.pool.checkedout():
+            break
+        await asyncio.sleep(0.05)
+    return int(engine.pool.checkedout())

@@ -21,6 +21,7 @@ from db.engine import create_engine, create_session_factory
 from db.services import tokens
 from tests.databases import DatabaseUnderTest, fresh_database
 from tests.factories import Member, make_member
+from tests.leak_guard import checked_out_after_settling
 from tests.live_server import PROTOCOL, LiveServer, http_client, live_server, socket
 from tests.subscription_helpers import EVENTS, FAST, create_project, create_task, update_task
 
@@ -269,11 +270,7 @@ async def test_idle_subscriptions_hold_no_pooled_connection(
             for sock, id_ in ids:
                 assert (await sock.event(id_))["taskEvents"]["task"]["title"] == "seen by thirty"
             # The NOTIFY sent after the commit borrows a connection for a moment; then none.
-            for _ in range(30):
-                if engine.pool.checkedout() == 0:  # type: ignore[attr-defined]
-                    break
-                await asyncio.sleep(0.1)
-            assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+            assert await checked_out_after_settling(engine) == 0
             answers = await asyncio.gather(*(gql("{ me { handle } }") for _ in range(6)))
             assert all(answer.data["me"]["handle"] == member.handle for answer in answers)
     finally:

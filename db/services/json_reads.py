@@ -324,7 +324,7 @@ class _Compiler:
                     },
                 )
             )
-        return _concat([_literal("["), *_joined(members, _literal(",")), _literal("]")])
+        return _listed(members)
 
     def walk(self, direction: str, row: FromClause, item: Related) -> ColumnElement[Any]:
         """A task's ancestors (root first) or descendants (breadth-first, by id within a
@@ -587,13 +587,15 @@ def _concat(pieces: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
     return joined
 
 
-def _joined(items: Sequence[ColumnElement[Any]], separator: ColumnElement[Any]) -> list[Any]:
-    pieces: list[Any] = []
+def _listed(items: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
+    """`[item,...]` from a known number of JSON texts."""
+    pieces: list[ColumnElement[Any]] = [_literal("[")]
     for index, item in enumerate(items):
         if index:
-            pieces.append(separator)
+            pieces.append(_literal(","))
         pieces.append(item)
-    return pieces
+    pieces.append(_literal("]"))
+    return _concat(pieces)
 
 
 def _object(members: Sequence[tuple[str, ColumnElement[Any]]]) -> ColumnElement[Any]:

@@ -200,9 +200,6 @@ class RecentTokens:
     def __init__(self) -> None:
         self._entries: dict[str, _Remembered] = {}
 
-    def get(self, secret: str, *, touch_interval: timedelta) -> Principal | None:
-        return self.lookup(secret, touch_interval=touch_interval)[0]
-
     def lookup(self, secret: str, *, touch_interval: timedelta) -> tuple[Principal | None, bool]:
         """The remembered principal (None: look the token up), and whether it is due a
         refresh: half its time gone, or its last_used_at due a write within that time."""
